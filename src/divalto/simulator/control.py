@@ -1,0 +1,162 @@
+"""The control endpoint, under ``/_simulator/``: what tests and demos use to steer.
+
+It is not part of Divalto and shares nothing with its routes. JSON in, JSON out:
+
+====================================  ===============================================
+``GET  /_simulator/health``           ``{"status": "ok"}``
+``GET  /_simulator/faults``           the rules, with their ``matched``/``fired`` counts
+``POST /_simulator/faults``           add a rule (a :class:`FaultRule`); returns it
+``DELETE /_simulator/faults``         remove every rule
+``DELETE /_simulator/faults/{id}``    remove one rule
+``GET  /_simulator/requests``         the request log; query parameters filter on
+                                      any field (``route``, ``action``, ``outcome``,
+                                      ``reference``...) and ``since`` on ``seq``
+``DELETE /_simulator/requests``       empty the request log
+``POST /_simulator/seed``             load seed records (the shape of ``demo.json``)
+``GET  /_simulator/tables/{TABLE}``   rows of a table; query parameters filter on
+                                      columns (``?DOS=998&PIREF=SHOP-1``)
+``POST /_simulator/clock/advance``    ``{"seconds": N}`` moves the clock forward
+``POST /_simulator/tokens/expire``    expires every token issued so far
+``GET  /_simulator/webhooks``         the webhook calls received
+``POST /_simulator/reset``            back to the seed, no faults, empty log
+``GET  /_simulator/openapi.json``     the OpenAPI description (also ``/openapi.json``)
+====================================  ===============================================
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from divalto.simulator.faults import FaultRule
+from divalto.simulator.openapi import openapi_document
+from divalto.simulator.store import TABLES
+from divalto.simulator.tenant import Tenant
+
+
+def build_control_app(tenant: Tenant) -> Starlette:
+    """The Starlette application behind ``/_simulator``, bound to one tenant."""
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def list_faults(request: Request) -> Response:
+        return JSONResponse(
+            [state.model_dump(mode="json") for state in tenant.faults.rules()]
+        )
+
+    async def add_fault(request: Request) -> Response:
+        try:
+            rule = FaultRule.model_validate(await _json(request))
+        except (ValidationError, ValueError) as exc:
+            return _bad_request(str(exc))
+        return JSONResponse(
+            tenant.faults.add(rule).model_dump(mode="json"), status_code=201
+        )
+
+    async def clear_faults(request: Request) -> Response:
+        tenant.faults.clear()
+        return JSONResponse({"removed": "all"})
+
+    async def remove_fault(request: Request) -> Response:
+        rule_id = int(request.path_params["rule_id"])
+        if not tenant.faults.remove(rule_id):
+            return JSONResponse({"detail": f"no fault rule {rule_id}"}, status_code=404)
+        return JSONResponse({"removed": rule_id})
+
+    async def list_requests(request: Request) -> Response:
+        entries = tenant.log.query(dict(request.query_params))
+        return JSONResponse([entry.model_dump(mode="json") for entry in entries])
+
+    async def clear_requests(request: Request) -> Response:
+        tenant.log.clear()
+        return JSONResponse({"removed": "all"})
+
+    async def seed(request: Request) -> Response:
+        try:
+            counts = tenant.store.load(await _json(request))
+        except (ValueError, TypeError) as exc:
+            return _bad_request(str(exc))
+        except (
+            Exception
+        ) as exc:  # sqlite3 errors name the offending column or constraint
+            return _bad_request(f"seed refused: {exc}")
+        return JSONResponse({"loaded": counts})
+
+    async def table(request: Request) -> Response:
+        name = request.path_params["table"].upper()
+        if name not in TABLES:
+            return JSONResponse({"detail": f"unknown table {name}"}, status_code=404)
+        filters = {key.upper(): value for key, value in request.query_params.items()}
+        columns = {
+            row["name"] for row in tenant.store.read(f"PRAGMA table_info({name})")
+        }
+        unknown = set(filters) - columns
+        if unknown:
+            return _bad_request(
+                f"unknown columns for {name}: {', '.join(sorted(unknown))}"
+            )
+        where = " AND ".join(
+            f"CAST({column} AS TEXT) = :{column}" for column in filters
+        )
+        sql = f"SELECT * FROM {name}" + (f" WHERE {where}" if where else "")  # noqa: S608 - table and columns checked above
+        return JSONResponse(tenant.store.read(sql + f" ORDER BY {name}_ID", filters))
+
+    async def advance_clock(request: Request) -> Response:
+        body = await _json(request)
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float):
+            return _bad_request("'seconds' must be a number")
+        tenant.clock.advance(float(seconds))
+        return JSONResponse({"offset_seconds": tenant.clock.offset})
+
+    async def expire_tokens(request: Request) -> Response:
+        tenant.tokens.expire_all(tenant.clock.now_datetime())
+        return JSONResponse({"expired": "all"})
+
+    async def webhooks(request: Request) -> Response:
+        return JSONResponse(tenant.webhooks)
+
+    async def reset(request: Request) -> Response:
+        tenant.reset()
+        return JSONResponse({"reset": True})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document(tenant.settings))
+
+    routes = [
+        Route("/_simulator/health", health),
+        Route("/_simulator/faults", list_faults, methods=["GET"]),
+        Route("/_simulator/faults", add_fault, methods=["POST"]),
+        Route("/_simulator/faults", clear_faults, methods=["DELETE"]),
+        Route("/_simulator/faults/{rule_id:int}", remove_fault, methods=["DELETE"]),
+        Route("/_simulator/requests", list_requests, methods=["GET"]),
+        Route("/_simulator/requests", clear_requests, methods=["DELETE"]),
+        Route("/_simulator/seed", seed, methods=["POST"]),
+        Route("/_simulator/tables/{table}", table, methods=["GET"]),
+        Route("/_simulator/clock/advance", advance_clock, methods=["POST"]),
+        Route("/_simulator/tokens/expire", expire_tokens, methods=["POST"]),
+        Route("/_simulator/webhooks", webhooks, methods=["GET"]),
+        Route("/_simulator/reset", reset, methods=["POST"]),
+        Route("/_simulator/openapi.json", openapi, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+async def _json(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        raise ValueError("a JSON body is required")
+    return json.loads(body)
+
+
+def _bad_request(detail: str) -> Response:
+    return JSONResponse({"detail": detail}, status_code=400)
