@@ -345,9 +345,8 @@ def xml_result_text(root: etree._Element, lie: str | None) -> str:
     server that mixes up its encodings would send it.
     """
     if lie is None:
-        honest: bytes = etree.tostring(
-            root, encoding="ISO-8859-1", xml_declaration=True
-        )
+        honest = etree.tostring(root, encoding="ISO-8859-1", xml_declaration=True)
+        assert isinstance(honest, bytes)
         return honest.decode("latin-1")
     declaration = "<?xml version='1.0' encoding='ISO-8859-1'?>\n"
     text = declaration + etree.tostring(root, encoding="unicode")
