@@ -7,7 +7,21 @@ behave like a particular tenant without touching its code.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+Rounding = Literal[
+    "ROUND_HALF_UP",
+    "ROUND_HALF_EVEN",
+    "ROUND_HALF_DOWN",
+    "ROUND_UP",
+    "ROUND_DOWN",
+    "ROUND_CEILING",
+    "ROUND_FLOOR",
+    "ROUND_05UP",
+]
+"""Names of the :mod:`decimal` rounding modes, which are also their values."""
 
 
 class Account(BaseModel):
@@ -39,6 +53,7 @@ class ActionNames(BaseModel):
     transfer_document: str = "transfert_piece"
     stock_movement: str = "mouvement_stock"
     document_state: str = "etat_piece"
+    cancel_document: str = "annulation_piece"
 
 
 class DocumentTypes(BaseModel):
@@ -105,11 +120,39 @@ class SimulatorSettings(BaseModel):
     """
     parameter_separator: str = ";"
     """Separates ``where_parameters`` pairs; doubled inside a value to mean itself."""
+    recordsql_default_count: int = 10000
+    """Page size of a RecordSql read that sends no ``count``."""
+    recordsql_max_count: int = 10000
+    """Largest ``count`` a RecordSql read accepts; Divalto's own limit is not public."""
+    recordsql_clamp_count: bool = False
+    """Whether a larger ``count`` is cut down to the maximum instead of refused."""
+    recordsql_case_sensitive_names: bool = False
+    """Whether RecordSql, case, parameter and field names must match in case."""
 
     actions: ActionNames = ActionNames()
     document_types: DocumentTypes = DocumentTypes()
     your_reference_unique_by_default: bool = False
     """Whether ``PcePiRefCtrFl`` is on when an ``integration_piece`` omits it."""
+    text_encoding: str = "windows-1252"
+    """Encoding of the ERP's text fields: text it cannot carry is refused."""
+    currencies: tuple[str, ...] = ("EUR", "CHF", "GBP", "USD")
+    """Currency codes the dossier knows (``Dev``)."""
+    default_depot: str = "1"
+    """Depot of a document whose header names none."""
+    customer_code_prefix: str = "C"
+    customer_code_digits: int = 7
+    """A customer created without a code gets the prefix and the next free number."""
+    unique_customer_external_reference: bool = True
+    """Whether two customers may share a non-empty external reference (``REFEXT``)."""
+    cancelled_state: str = "2"
+    """``CE4`` of a cancelled quote or order (2 is Divalto's "suspended")."""
+
+    price_decimals: int = Field(default=2, ge=0, le=6)
+    """Decimals of net unit prices and line amounts."""
+    rounding: Rounding = "ROUND_HALF_UP"
+    """How prices and amounts are rounded to ``price_decimals``."""
+    quantity_decimals: int = Field(default=3, ge=0, le=6)
+    """Decimals of quantities in XML answers; a demand may not ask for more."""
 
     webhook_codes: tuple[str, ...] = ("COMMANDE_WEB",)
     """Codes accepted on ``WebHook/{CODE}``; the code is the webhook's only secret."""
