@@ -3,7 +3,7 @@
 Start one in this process with :class:`SimulatorServer` (real HTTP on a loopback
 port), steer it with :class:`SimulatorControl`, or run ``divalto simulator serve``.
 What it imitates, and which of its behaviours are assumptions, is written in
-``docs/simulator.md``.
+``docs/simulator/README.md``.
 """
 
 from divalto.simulator.app import SimulatorApp, create_app

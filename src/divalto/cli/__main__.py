@@ -1,0 +1,5 @@
+"""``python -m divalto.cli`` runs the ``divalto`` command."""
+
+from divalto.cli import main
+
+main()
