@@ -78,6 +78,12 @@ class SimulatorControl:
         )
         return result
 
+    def delete_rows(self, name: str, **filters: Any) -> int:
+        """Delete the rows of a table matching every filter (one at least)."""
+        params = {key: str(value) for key, value in filters.items()}
+        result: int = self._call("DELETE", f"tables/{name}", params=params)["deleted"]
+        return result
+
     def advance_clock(self, seconds: float) -> None:
         self._call("POST", "clock/advance", json={"seconds": seconds})
 

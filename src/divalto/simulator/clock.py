@@ -19,6 +19,7 @@ class Clock:
         return time.time() + self._offset
 
     def now_datetime(self) -> datetime:
+        """The shifted time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.now(), UTC)
 
     def advance(self, seconds: float) -> None:
@@ -27,9 +28,11 @@ class Clock:
             self._offset += seconds
 
     def reset(self) -> None:
+        """Back to the real time."""
         with self._lock:
             self._offset = 0.0
 
     @property
     def offset(self) -> float:
+        """Seconds the clock runs ahead of the real time."""
         return self._offset

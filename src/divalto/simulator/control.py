@@ -12,20 +12,29 @@ It is not part of Divalto and shares nothing with its routes. JSON in, JSON out:
                                       any field (``route``, ``action``, ``outcome``,
                                       ``reference``...) and ``since`` on ``seq``
 ``DELETE /_simulator/requests``       empty the request log
-``POST /_simulator/seed``             load seed records (the shape of ``demo.json``)
+``POST /_simulator/seed``             load seed records (the shape of ``demo.json``);
+                                      loading the same records twice changes nothing
 ``GET  /_simulator/tables/{TABLE}``   rows of a table; query parameters filter on
                                       columns (``?DOS=998&PIREF=SHOP-1``)
+``DELETE /_simulator/tables/{TABLE}`` delete the rows matching the filters (one at
+                                      least); returns ``{"deleted": N}``
 ``POST /_simulator/clock/advance``    ``{"seconds": N}`` moves the clock forward
 ``POST /_simulator/tokens/expire``    expires every token issued so far
 ``GET  /_simulator/webhooks``         the webhook calls received
 ``POST /_simulator/reset``            back to the seed, no faults, empty log
 ``GET  /_simulator/openapi.json``     the OpenAPI description (also ``/openapi.json``)
 ====================================  ===============================================
+
+A request the endpoint cannot use (malformed JSON, an invalid fault rule, an unknown
+table column or log field) gets HTTP 400 and ``{"detail": "..."}`` naming the
+problem; an unknown table or fault rule id gets 404.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sqlite3
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,6 +47,14 @@ from divalto.simulator.faults import FaultRule
 from divalto.simulator.openapi import openapi_document
 from divalto.simulator.store import TABLES
 from divalto.simulator.tenant import Tenant
+
+
+class BadControlRequest(Exception):
+    """A control request that cannot be used; answered 400 with its ``detail``."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def build_control_app(tenant: Tenant) -> Starlette:
@@ -54,8 +71,8 @@ def build_control_app(tenant: Tenant) -> Starlette:
     async def add_fault(request: Request) -> Response:
         try:
             rule = FaultRule.model_validate(await _json(request))
-        except (ValidationError, ValueError) as exc:
-            return _bad_request(str(exc))
+        except ValidationError as exc:
+            raise BadControlRequest(_validation_detail(exc)) from exc
         return JSONResponse(
             tenant.faults.add(rule).model_dump(mode="json"), status_code=201
         )
@@ -71,7 +88,10 @@ def build_control_app(tenant: Tenant) -> Starlette:
         return JSONResponse({"removed": rule_id})
 
     async def list_requests(request: Request) -> Response:
-        entries = tenant.log.query(dict(request.query_params))
+        try:
+            entries = tenant.log.query(dict(request.query_params))
+        except ValueError as exc:
+            raise BadControlRequest(str(exc)) from exc
         return JSONResponse([entry.model_dump(mode="json") for entry in entries])
 
     async def clear_requests(request: Request) -> Response:
@@ -79,14 +99,13 @@ def build_control_app(tenant: Tenant) -> Starlette:
         return JSONResponse({"removed": "all"})
 
     async def seed(request: Request) -> Response:
+        data = await _json(request)
+        if not isinstance(data, dict):
+            raise BadControlRequest("seed data must be a JSON object of tables")
         try:
-            counts = tenant.store.load(await _json(request))
-        except (ValueError, TypeError) as exc:
-            return _bad_request(str(exc))
-        except (
-            Exception
-        ) as exc:  # sqlite3 errors name the offending column or constraint
-            return _bad_request(f"seed refused: {exc}")
+            counts = tenant.store.load(data)
+        except (ValueError, TypeError, AttributeError, sqlite3.Error) as exc:
+            raise BadControlRequest(f"seed refused: {exc}") from exc
         return JSONResponse({"loaded": counts})
 
     async def table(request: Request) -> Response:
@@ -94,25 +113,19 @@ def build_control_app(tenant: Tenant) -> Starlette:
         if name not in TABLES:
             return JSONResponse({"detail": f"unknown table {name}"}, status_code=404)
         filters = {key.upper(): value for key, value in request.query_params.items()}
-        columns = {
-            row["name"] for row in tenant.store.read(f"PRAGMA table_info({name})")
-        }
-        unknown = set(filters) - columns
-        if unknown:
-            return _bad_request(
-                f"unknown columns for {name}: {', '.join(sorted(unknown))}"
-            )
-        where = " AND ".join(
-            f"CAST({column} AS TEXT) = :{column}" for column in filters
-        )
-        sql = f"SELECT * FROM {name}" + (f" WHERE {where}" if where else "")  # noqa: S608 - table and columns checked above
-        return JSONResponse(tenant.store.read(sql + f" ORDER BY {name}_ID", filters))
+        if request.method == "DELETE":
+            return JSONResponse({"deleted": _delete_rows(tenant, name, filters)})
+        return JSONResponse(_table_rows(tenant, name, filters))
 
     async def advance_clock(request: Request) -> Response:
         body = await _json(request)
         seconds = body.get("seconds") if isinstance(body, dict) else None
-        if not isinstance(seconds, int | float):
-            return _bad_request("'seconds' must be a number")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+        ):
+            raise BadControlRequest("'seconds' must be a finite number")
         tenant.clock.advance(float(seconds))
         return JSONResponse({"offset_seconds": tenant.clock.offset})
 
@@ -128,7 +141,9 @@ def build_control_app(tenant: Tenant) -> Starlette:
         return JSONResponse({"reset": True})
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_document(tenant.settings))
+        return JSONResponse(
+            openapi_document(tenant.settings, root_url=str(request.base_url))
+        )
 
     routes = [
         Route("/_simulator/health", health),
@@ -139,7 +154,7 @@ def build_control_app(tenant: Tenant) -> Starlette:
         Route("/_simulator/requests", list_requests, methods=["GET"]),
         Route("/_simulator/requests", clear_requests, methods=["DELETE"]),
         Route("/_simulator/seed", seed, methods=["POST"]),
-        Route("/_simulator/tables/{table}", table, methods=["GET"]),
+        Route("/_simulator/tables/{table}", table, methods=["GET", "DELETE"]),
         Route("/_simulator/clock/advance", advance_clock, methods=["POST"]),
         Route("/_simulator/tokens/expire", expire_tokens, methods=["POST"]),
         Route("/_simulator/webhooks", webhooks, methods=["GET"]),
@@ -148,15 +163,55 @@ def build_control_app(tenant: Tenant) -> Starlette:
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/", health, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes, exception_handlers={BadControlRequest: _bad_request}
+    )
+
+
+def _table_rows(tenant: Tenant, name: str, filters: dict[str, str]) -> list[Any]:
+    """Rows of a known table, filtered on its columns compared as text."""
+    sql = f"SELECT * FROM {name}{_where(tenant, name, filters)}"  # noqa: S608 - table and columns checked
+    return tenant.store.read(sql + f" ORDER BY {name}_ID", filters)
+
+
+def _delete_rows(tenant: Tenant, name: str, filters: dict[str, str]) -> int:
+    """Delete the rows of a known table that match every filter; at least one."""
+    if not filters:
+        raise BadControlRequest("deleting needs at least one column filter")
+    sql = f"DELETE FROM {name}{_where(tenant, name, filters)}"  # noqa: S608 - table and columns checked
+    with tenant.store.transaction() as db:
+        return db.execute(sql, filters).rowcount
+
+
+def _where(tenant: Tenant, name: str, filters: dict[str, str]) -> str:
+    columns = {row["name"] for row in tenant.store.read(f"PRAGMA table_info({name})")}
+    unknown = set(filters) - columns
+    if unknown:
+        raise BadControlRequest(
+            f"unknown columns for {name}: {', '.join(sorted(unknown))}"
+        )
+    where = " AND ".join(f"CAST({column} AS TEXT) = :{column}" for column in filters)
+    return f" WHERE {where}" if where else ""
 
 
 async def _json(request: Request) -> Any:
     body = await request.body()
-    if not body:
-        raise ValueError("a JSON body is required")
-    return json.loads(body)
+    if not body.strip():
+        raise BadControlRequest("a JSON body is required")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise BadControlRequest(f"malformed JSON body: {exc}") from exc
 
 
-def _bad_request(detail: str) -> Response:
+def _validation_detail(exc: ValidationError) -> str:
+    """One line per problem, each naming the field: ``probability: Input should...``."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'rule'}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    detail = exc.detail if isinstance(exc, BadControlRequest) else str(exc)
     return JSONResponse({"detail": detail}, status_code=400)

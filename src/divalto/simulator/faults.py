@@ -2,9 +2,9 @@
 
 A rule names a fault ``kind``, which calls it applies to (a ``route`` and an
 ``action``, each optional) and when it fires: on the ``nth`` matching call, or with a
-``probability``, at most ``times`` times. Draws come from one random generator seeded
-by the simulator's ``seed``, so a run with the same rules and the same calls fires the
-same faults.
+``probability`` (not both), at most ``times`` times. Draws come from one random
+generator seeded by the simulator's ``seed``, so a run with the same rules and the
+same calls fires the same faults.
 
 ``action`` matches, without regard to case, any name the call carries: the service
 action (``WEB_SERVICE_INFINITY``), the business action (``integration_piece``), the
@@ -20,7 +20,7 @@ latency             before  waits ``latency_ms`` (or a uniform draw up
                             to ``latency_max_ms``), then the call goes on
 token_expiry        before  expires every token issued so far; the call then meets it
 timeout_before      before  hangs without applying the call, then drops
-                            the connection
+                            the connection (sooner if the client gives up)
 http_error          before  answers HTTP ``status`` (500, 502, 503...) with
                             an HTML page
 rate_limit          before  answers 429 with ``Retry-After`` in seconds or
@@ -46,6 +46,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class FaultKind(StrEnum):
+    """What a fault does to the calls it hits (see the table above)."""
+
     LATENCY = "latency"
     TOKEN_EXPIRY = "token_expiry"  # noqa: S105 - a fault name, not a secret
     TIMEOUT_BEFORE = "timeout_before"
@@ -74,8 +76,9 @@ class FaultRule(BaseModel):
     route: Route | None = None
     action: str | None = None
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Chance of firing on each matching call; not combined with ``nth``."""
     nth: int | None = Field(default=None, ge=1)
-    """Fire on the Nth matching call only (1 is the first)."""
+    """Fire on the Nth matching call only (1 is the first), counted since added."""
     times: int | None = Field(default=None, ge=1)
     """Fire at most this many times."""
 
@@ -84,7 +87,7 @@ class FaultRule(BaseModel):
     status: int = Field(default=503, ge=400, le=599)
     retry_after_seconds: int = Field(default=1, ge=0)
     retry_after_http_date: bool = False
-    error_code: int = 99
+    error_code: int = Field(default=99, ge=1)
     txterr: str = "Injected failure"
     encoding: Literal["utf-8", "windows-1252"] = "utf-8"
     truncate_ratio: float = Field(default=0.5, ge=0.0, lt=1.0)
@@ -92,12 +95,15 @@ class FaultRule(BaseModel):
     """Overrides the simulator's ``hang_seconds`` for the timeout kinds."""
 
     @model_validator(mode="after")
-    def _latency_range(self) -> FaultRule:
+    def _consistent(self) -> FaultRule:
         if self.latency_max_ms is not None and self.latency_max_ms < self.latency_ms:
             raise ValueError("latency_max_ms must not be below latency_ms")
+        if self.nth is not None and self.probability != 1.0:
+            raise ValueError("nth and probability exclude each other")
         return self
 
     def matches(self, route: str, names: frozenset[str]) -> bool:
+        """Whether a call on ``route`` carrying the (lower-case) ``names`` is hit."""
         if self.route is not None and self.route != route:
             return False
         return self.action is None or self.action.lower() in names
@@ -123,6 +129,7 @@ class FaultPlan:
         self._lock = threading.Lock()
 
     def add(self, rule: FaultRule) -> FaultState:
+        """Activate a rule; return it with its new id."""
         with self._lock:
             state = FaultState(id=self._next_id, rule=rule)
             self._next_id += 1
@@ -130,18 +137,21 @@ class FaultPlan:
             return state.model_copy()
 
     def remove(self, rule_id: int) -> bool:
+        """Drop one rule; False if there was none with that id."""
         with self._lock:
             before = len(self._rules)
             self._rules = [state for state in self._rules if state.id != rule_id]
             return len(self._rules) != before
 
     def clear(self, *, reseed: bool = True) -> None:
+        """Drop every rule and, unless told not to, restart the draws from the seed."""
         with self._lock:
             self._rules.clear()
             if reseed:
                 self._random = random.Random(self._seed)
 
     def rules(self) -> list[FaultState]:
+        """Copies of the active rules, with their counters."""
         with self._lock:
             return [state.model_copy() for state in self._rules]
 
@@ -166,6 +176,7 @@ class FaultPlan:
         return fired
 
     def latency_seconds(self, rule: FaultRule) -> float:
+        """The delay of a latency rule: fixed, or drawn between its bounds."""
         if rule.latency_max_ms is None:
             return rule.latency_ms / 1000
         with self._lock:

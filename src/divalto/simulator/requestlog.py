@@ -1,5 +1,8 @@
 """The simulator's request log: one entry per call on a Divalto route.
 
+An entry is added when the call arrives and completed when it ends, so a call that
+a fault delays or hangs is visible (``outcome`` ``pending``) while it lasts.
+
 Tests read it through the control endpoint to assert what reached the ERP, for
 example that exactly one order was created under a given reference.
 """
@@ -22,7 +25,8 @@ class LoggedRequest(BaseModel):
     action: str | None = None
     outcome: str
     """``ok``, ``error`` (``error`` ≠ 0), ``rejected`` (``resultcode`` ≠ 0 or an XML
-    ``<erreur>``) or ``fault`` (an injected fault answered instead)."""
+    ``<erreur>``), ``fault`` (an injected fault answered instead) or ``pending``
+    (the call is still being served: delayed or hanging)."""
     http_status: int | None = None
     error: int = 0
     resultcode: str | None = None
@@ -31,7 +35,9 @@ class LoggedRequest(BaseModel):
     document: str | None = None
     """The document number the call created or read, when there is one."""
     token_present: bool = False
+    """Whether the call carried a token, in the body or as a bearer header."""
     user: str | None = None
+    """The user a login names, or the user of the token that was accepted."""
     faults: list[str] = []
     duration_ms: float = 0.0
 
@@ -46,35 +52,58 @@ class RequestLog:
         self._lock = threading.Lock()
 
     def next_seq(self) -> int:
+        """Draw the sequence number of a new call (1 for the first)."""
         with self._lock:
             self._seq += 1
             return self._seq
 
     def append(self, entry: LoggedRequest) -> None:
+        """Record a call as it arrives; beyond the length limit the oldest go."""
         with self._lock:
             self._entries.append(entry)
             if len(self._entries) > self._limit:
                 del self._entries[: len(self._entries) - self._limit]
 
     def clear(self) -> None:
+        """Drop every entry; sequence numbers go on from where they were."""
         with self._lock:
             self._entries.clear()
 
     def query(self, filters: Mapping[str, str]) -> list[LoggedRequest]:
-        """Entries whose fields equal every filter (compared as text, case-blind)."""
-        wanted = {key: value.lower() for key, value in filters.items()}
+        """Entries whose fields equal every filter (compared as text, case-blind).
+
+        ``since=N`` keeps the entries whose ``seq`` is above N; a list field
+        (``faults``) matches when it holds the value; an absent value is ``none``.
+        Raises ValueError for an unknown field or a ``since`` that is not an integer.
+        """
+        wanted = {
+            key: value.lower() for key, value in filters.items() if key != "since"
+        }
+        unknown = set(wanted) - set(LoggedRequest.model_fields)
+        if unknown:
+            raise ValueError(
+                f"unknown request-log fields: {', '.join(sorted(unknown))}"
+            )
+        since = _since(filters.get("since"))
         with self._lock:
             entries = list(self._entries)
-        return [entry for entry in entries if _matches(entry, wanted)]
+        return [
+            entry for entry in entries if entry.seq > since and _matches(entry, wanted)
+        ]
+
+
+def _since(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"'since' must be an integer, not {value!r}") from None
 
 
 def _matches(entry: LoggedRequest, wanted: Mapping[str, str]) -> bool:
     for key, value in wanted.items():
-        if key == "since":
-            if entry.seq <= int(value):
-                return False
-            continue
-        actual = getattr(entry, key, None)
+        actual = getattr(entry, key)
         if isinstance(actual, list):
             if value not in [item.lower() for item in actual]:
                 return False

@@ -36,6 +36,10 @@ class ResettableHttpProtocol(HttpToolsProtocol):
         self.scope["extensions"] = extensions
 
     def _reset_connection(self) -> None:
+        """Send a TCP reset instead of an answer, and close the connection."""
+        if self.cycle is not None:
+            # The app returns without an answer on purpose: not an error to log.
+            self.cycle.disconnected = True
         transport: Any = self.transport
         if transport is None or transport.is_closing():
             return
@@ -45,14 +49,22 @@ class ResettableHttpProtocol(HttpToolsProtocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
         transport.abort()
-        if self.cycle is not None:
-            # The app returns without an answer on purpose: not an error to log.
-            self.cycle.disconnected = True
 
 
 def uvicorn_config(
-    app: SimulatorApp, host: str, port: int, log_level: str
+    app: SimulatorApp,
+    host: str,
+    port: int,
+    log_level: str,
+    *,
+    configure_logging: bool = True,
 ) -> uvicorn.Config:
+    """uvicorn's settings for the simulator: the resettable protocol, no access log.
+
+    With ``configure_logging`` false, uvicorn leaves the process's logging as it
+    finds it and its records go to the root logger, as an embedded server's should.
+    """
+    extra: dict[str, Any] = {} if configure_logging else {"log_config": None}
     return uvicorn.Config(
         app,
         host=host,
@@ -63,6 +75,7 @@ def uvicorn_config(
         access_log=False,
         timeout_graceful_shutdown=1,
         timeout_keep_alive=30,
+        **extra,
     )
 
 
@@ -94,6 +107,7 @@ class SimulatorServer:
 
     @property
     def tenant(self) -> Tenant:
+        """The simulated tenant: its settings, state, clock, faults and log."""
         return self.app.tenant
 
     @property
@@ -108,16 +122,23 @@ class SimulatorServer:
 
     @property
     def on_premises_base_url(self) -> str:
+        """The on-premises-form API base, ending with ``/api/v1/``."""
         return f"{self.url}/DhsDivaltoServiceDivaApiRest/api/v1/"
 
     def start(self, timeout: float = 10.0) -> SimulatorServer:
+        """Serve from a background thread; raises RuntimeError if it does not start.
+
+        The process's logging configuration is left alone: uvicorn's records
+        (``uvicorn.error``) propagate to the root logger.
+        """
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn_config(self.app, self.host, self.port, "warning")
+        config = uvicorn_config(
+            self.app, self.host, self.port, "warning", configure_logging=False
         )
+        server = uvicorn.Server(config)
         thread = threading.Thread(
             target=server.run,
             kwargs={"sockets": [sock]},
@@ -135,8 +156,10 @@ class SimulatorServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving; calls hanging under a timeout fault are cut at once."""
         if self._server is None or self._thread is None:
             return
+        self.app.release_hangs()
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._server = None

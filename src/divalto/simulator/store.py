@@ -187,9 +187,12 @@ class Store:
     def load(self, data: Mapping[str, Any]) -> dict[str, int]:
         """Load seed records: ``{"dossier": "998", "CLI": [{...}], "ART": [...]}``.
 
-        Rows without ``DOS`` take the file's ``dossier``. A row whose key already
-        exists replaces it, so loading the same file twice changes nothing. Returns
-        the count of rows loaded per table.
+        Rows without ``DOS`` take the file's ``dossier``. A row that names its
+        ``<TABLE>_ID``, or whose natural key (``TIERS`` for ``CLI``, ``REF`` for
+        ``ART``...) already exists, updates that row and keeps its identity; in the
+        tables without a natural key (``TARIF``, ``REMISE``, ``MOUV``) a row equal to
+        an existing one is skipped. So loading the same file twice changes nothing.
+        Returns the count of rows given per table.
         """
         dossier = str(data.get("dossier", "998"))
         unknown = set(data) - {"dossier", *TABLES}
@@ -199,15 +202,17 @@ class Store:
         with self.transaction() as db:
             for table in TABLES:
                 rows = data.get(table, [])
-                for row in rows:
+                known = {info[1] for info in db.execute(f"PRAGMA table_info({table})")}
+                for position, row in enumerate(rows, start=1):
                     values = {key: _as_text(value) for key, value in row.items()}
                     values.setdefault("DOS", dossier)
-                    columns = ", ".join(values)
-                    marks = ", ".join(f":{name}" for name in values)
-                    db.execute(
-                        f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608 - names are checked against TABLES
-                        values,
-                    )
+                    strangers = sorted(set(values) - known)
+                    if strangers:
+                        names = ", ".join(strangers)
+                        raise ValueError(
+                            f"{table}[{position}]: unknown columns {names}"
+                        )
+                    _upsert(db, table, values)
                 counts[table] = len(rows)
         return counts
 
@@ -220,6 +225,41 @@ class Store:
     def load_file(self, path: str | Path) -> dict[str, int]:
         """Load a seed file in the JSON shape that :meth:`load` takes."""
         return self.load(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "CLI": ("DOS", "TIERS"),
+    "ART": ("DOS", "REF"),
+    "SART": ("DOS", "REF", "SREF1", "SREF2"),
+    "DEPO": ("DOS", "DEPO"),
+    "STOCK": ("DOS", "REF", "SREF1", "SREF2", "DEPO"),
+    "TVA": ("DOS", "TVACOD"),
+    "REG": ("DOS", "REGCOD"),
+    "ENT": ("DOS", "PICOD", "PINO"),
+}
+
+
+def _upsert(db: sqlite3.Connection, table: str, values: dict[str, Any]) -> None:
+    """Insert a seed row, or update the row it names, keeping the identity."""
+    identity = f"{table}_ID"
+    columns = ", ".join(values)
+    marks = ", ".join(f":{name}" for name in values)
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - table from TABLES, columns checked against the schema
+    if identity in values:
+        key: tuple[str, ...] = (identity,)
+    elif table in NATURAL_KEYS and set(NATURAL_KEYS[table]) <= set(values):
+        key = NATURAL_KEYS[table]
+    else:
+        where = " AND ".join(f"{name} IS :{name}" for name in values)
+        if db.execute(f"SELECT 1 FROM {table} WHERE {where}", values).fetchone():  # noqa: S608 - as above
+            return
+        db.execute(insert, values)
+        return
+    updates = ", ".join(
+        f"{name} = excluded.{name}" for name in values if name not in key
+    )
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    db.execute(f"{insert} ON CONFLICT ({', '.join(key)}) {action}", values)
 
 
 def _as_text(value: Any) -> Any:

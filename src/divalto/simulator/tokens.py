@@ -19,6 +19,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 ALGORITHM = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
 OLE_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
@@ -55,6 +56,8 @@ class TokenError(Exception):
 
 @dataclass(frozen=True)
 class Claims:
+    """What a verified token says, plus the dossier of the account it was issued to."""
+
     ident: str
     user: str
     env: str
@@ -64,7 +67,13 @@ class Claims:
 
 
 class TokenIssuer:
-    """Issues tokens and checks them; remembers which ``ident`` it has issued."""
+    """Issues tokens and checks them; remembers which ``ident`` it has issued.
+
+    A token signed with another key, or never issued by this issuer (another
+    simulator, or before :meth:`forget_all`), is *unknown*; one past its ``exp``
+    or issued before :meth:`expire_all` is *expired*; one that cannot be read is
+    *malformed*.
+    """
 
     def __init__(self, key: bytes) -> None:
         self._key = key
@@ -83,6 +92,7 @@ class TokenIssuer:
         now: datetime,
         ttl_seconds: float,
     ) -> str:
+        """Sign a new token for ``user``, valid ``ttl_seconds`` from ``now``."""
         ident = str(uuid.uuid4())
         claims = {
             "ident": ident,
@@ -97,38 +107,33 @@ class TokenIssuer:
             _b64url(json.dumps(part, separators=(",", ":")).encode("utf-8"))
             for part in (header, claims)
         )
-        signature = hmac.new(self._key, signing_input.encode("ascii"), hashlib.sha256)
         with self._lock:
             self._issued[ident] = (dossier, now)
-        return f"{signing_input}.{_b64url(signature.digest())}"
+        return f"{signing_input}.{_b64url(self._sign(signing_input))}"
+
+    def _sign(self, signing_input: str) -> bytes:
+        return hmac.new(
+            self._key, signing_input.encode("ascii"), hashlib.sha256
+        ).digest()
 
     def verify(self, token: str, now: datetime) -> Claims:
-        """Return the claims of a valid token, or raise :class:`TokenError`."""
+        """Return the claims of a valid token.
+
+        Raises :class:`TokenError` (``malformed``, ``unknown`` or ``expired``) with
+        a message naming the problem.
+        """
         parts = token.split(".")
         if len(parts) != 3:
-            raise TokenError("malformed", "Token malformed: expected three parts")
-        try:
-            header = json.loads(_unb64url(parts[0]))
-            claims = json.loads(_unb64url(parts[1]))
-            signature = _unb64url(parts[2])
-        except (ValueError, binascii.Error) as exc:
             raise TokenError(
-                "malformed", "Token malformed: not base64url JSON"
-            ) from exc
-        if not isinstance(header, dict) or not isinstance(claims, dict):
-            raise TokenError("malformed", "Token malformed: header or claims")
+                "malformed",
+                f"Token malformed: expected 3 dot-separated parts, found {len(parts)}",
+            )
+        header, claims, signature = _decode_parts(parts)
         if header.get("alg") != ALGORITHM:
             raise TokenError("malformed", "Token malformed: unsupported algorithm")
-        expected = hmac.new(
-            self._key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256
-        ).digest()
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(self._sign(f"{parts[0]}.{parts[1]}"), signature):
             raise TokenError("unknown", "Token unknown: signature not recognised")
-        try:
-            expires_at = from_ole_date(str(claims["exp"]))
-            ident = str(claims["ident"])
-        except (KeyError, ValueError) as exc:
-            raise TokenError("malformed", "Token malformed: claims exp/ident") from exc
+        ident, expires_at = _identity_and_expiry(claims)
         with self._lock:
             issued = self._issued.get(ident)
             not_before = self._not_before
@@ -155,3 +160,30 @@ class TokenIssuer:
         """Forget every issued token: they become unknown (a server restart)."""
         with self._lock:
             self._issued.clear()
+            self._not_before = datetime.min.replace(tzinfo=UTC)
+
+
+def _decode_parts(parts: list[str]) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """Header, claims and signature of a token, or a ``malformed`` TokenError."""
+    try:
+        header = json.loads(_unb64url(parts[0]))
+        claims = json.loads(_unb64url(parts[1]))
+        signature = _unb64url(parts[2])
+    except (ValueError, binascii.Error, RecursionError) as exc:
+        raise TokenError(
+            "malformed", "Token malformed: a part is not base64url-encoded JSON"
+        ) from exc
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise TokenError(
+            "malformed", "Token malformed: header and claims must be JSON objects"
+        )
+    return header, claims, signature
+
+
+def _identity_and_expiry(claims: dict[str, Any]) -> tuple[str, datetime]:
+    try:
+        return str(claims["ident"]), from_ole_date(str(claims["exp"]))
+    except (KeyError, ValueError, OverflowError) as exc:
+        raise TokenError(
+            "malformed", "Token malformed: claims 'ident' and 'exp' unreadable"
+        ) from exc
