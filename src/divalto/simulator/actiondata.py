@@ -34,6 +34,8 @@ REFUSED = "3"
 _DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _INTEGER = re.compile(r"[0-9]+")
 _DATE = re.compile(r"[0-9]{8}")
+_LONGEST_INTEGER = 18
+"""Digits of the longest whole number a field takes: it fits a 64-bit integer."""
 
 
 class Rejection(Exception):
@@ -177,12 +179,20 @@ class Group:
         return number
 
     def integer(self, name: str, *, required: bool = False) -> int | None:
-        """A whole number at least 0, written as a JSON integer or as digits."""
+        """A whole number at least 0, written as a JSON integer or as digits.
+
+        At most 18 digits: a longer one is recorded as a problem.
+        """
         text = self.text(name, required=required)
         if not text:
             return None
         if not _INTEGER.fullmatch(text):
             self.problem(NOT_CONFORMING, name, f"whole number expected, got '{text}'")
+            return None
+        if len(text) > _LONGEST_INTEGER:
+            self.problem(
+                NOT_CONFORMING, name, f"whole number expected, got {len(text)} digits"
+            )
             return None
         return int(text)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import decimal
 import json
 import math
 import re
@@ -46,6 +47,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 ON_PREMISES_BASE = "dhsdivaltoservicedivaapirest"
+AMOUNT_DIGITS = 60
+"""Decimal precision of the business rules: exact for any bounded quantity and price."""
 ABORT_EXTENSION = "divalto.abort"
 """Scope extension set by the simulator's server: resets the TCP connection."""
 
@@ -55,7 +58,11 @@ _TOKEN_ERRORS = {
     "unknown": ErrorCode.TOKEN_UNKNOWN,
 }
 _DEMAND_NAME = re.compile(r"""\bnom\s*=\s*["']([^"']+)["']""")
-_BUSINESS_ACTION = re.compile(r"""swinfinity["']?\s*:\s*["']([^"']+)["']""")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Field names of a business action match without regard to case, so must this.
+_BUSINESS_ACTION = re.compile(
+    r"""swinfinity["']?\s*:\s*["']([^"']+)["']""", re.IGNORECASE
+)
 _ANSWERING_BEFORE = frozenset(
     {
         FaultKind.TIMEOUT_BEFORE,
@@ -271,6 +278,12 @@ class SimulatorApp:
             await _send_json(send, payload)
 
     def _dispatch(self, incoming: Incoming) -> Answer:
+        # Amounts may need more digits than the default 28 (large quantities
+        # times large prices, summed over many lines): compute them exactly.
+        with decimal.localcontext(prec=AMOUNT_DIGITS):
+            return self._answer_call(incoming)
+
+    def _answer_call(self, incoming: Incoming) -> Answer:
         tenant = self.tenant
         target = incoming.target
         if target.route == "auth":
@@ -561,8 +574,8 @@ def parse_body(
     """Parse a request body into a JSON object, or say why it cannot be used.
 
     The body must be UTF-8 (a byte-order mark is tolerated) holding one JSON
-    object; ``NaN``, infinities, absurdly long integers and nesting deeper than
-    Python's recursion limit are refused. An empty body is refused unless
+    object; ``NaN``, infinities, absurdly long integers, lone surrogates and nesting
+    deeper than Python's recursion limit are refused. An empty body is refused unless
     ``empty_ok`` (webhooks, whose parameters may all be in the query).
     """
     if too_large:
@@ -581,6 +594,13 @@ def parse_body(
     body = _json_value(text)
     if isinstance(body, Answer):
         return {}, body
+    surrogate = (
+        jsonservices.lone_surrogate(body) if _SURROGATE_ESCAPE.search(text) else None
+    )
+    if surrogate:
+        return {}, error_answer(
+            ErrorCode.MALFORMED_REQUEST, f"Malformed JSON body: {surrogate}"
+        )
     if not isinstance(body, dict):
         return {}, error_answer(
             ErrorCode.WRONG_TYPE, "Request body must be a JSON object"
@@ -610,7 +630,9 @@ def _json_value(text: str) -> Any:
             parse_int=_bounded_int,
         )
     except json.JSONDecodeError as exc:
-        reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        reason = (
+            f"{jsonservices.json_problem(exc)} at line {exc.lineno} column {exc.colno}"
+        )
     except _RefusedJson as exc:
         reason = str(exc)
     except RecursionError:

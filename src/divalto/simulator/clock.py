@@ -6,6 +6,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
+
 
 class Clock:
     """Wall-clock time that can be shifted, so token expiry needs no waiting."""
@@ -23,9 +25,16 @@ class Clock:
         return datetime.fromtimestamp(self.now(), UTC)
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward (or back, with a negative value)."""
+        """Move the clock forward (or back, with a negative value).
+
+        Raises ValueError when the moved clock would leave the years 1970 to 8999,
+        where dates and token expiries can no longer be written.
+        """
         with self._lock:
-            self._offset += seconds
+            offset = self._offset + seconds
+            if not 0 <= time.time() + offset < _LATEST:
+                raise ValueError("'seconds' moves the clock out of the calendar")
+            self._offset = offset
 
     def reset(self) -> None:
         """Back to the real time."""

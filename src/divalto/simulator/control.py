@@ -19,9 +19,10 @@ It is not part of Divalto and shares nothing with its routes. JSON in, JSON out:
 ``DELETE /_simulator/tables/{TABLE}`` delete the rows matching the filters (one at
                                       least); returns ``{"deleted": N}``
 ``POST /_simulator/clock/advance``    ``{"seconds": N}`` moves the clock forward
+                                      (400 if it would leave the years 1970-8999)
 ``POST /_simulator/tokens/expire``    expires every token issued so far
 ``GET  /_simulator/webhooks``         the webhook calls received
-``POST /_simulator/reset``            back to the seed, no faults, empty log
+``POST /_simulator/reset``            back to the seed, the start faults, empty log
 ``GET  /_simulator/openapi.json``     the OpenAPI description (also ``/openapi.json``)
 ====================================  ===============================================
 
@@ -126,7 +127,10 @@ def build_control_app(tenant: Tenant) -> Starlette:
             or not math.isfinite(seconds)
         ):
             raise BadControlRequest("'seconds' must be a finite number")
-        tenant.clock.advance(float(seconds))
+        try:
+            tenant.clock.advance(float(seconds))
+        except ValueError as exc:
+            raise BadControlRequest(str(exc)) from exc
         return JSONResponse({"offset_seconds": tenant.clock.offset})
 
     async def expire_tokens(request: Request) -> Response:

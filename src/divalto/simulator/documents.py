@@ -231,7 +231,7 @@ def transfer_document(ctx: ActionContext, data: Group) -> ActionResult:
     target = read_kind(ctx, ient, "PiCodDest", required=True)
     pidt = ient.date("PiDt", ctx.today)
     version = ient.integer("Version")
-    asked = read_transfer_lines(data)
+    asked = read_transfer_lines(ctx, data)
     problems = data.problems
     problems.raise_if_any()
 
@@ -472,7 +472,9 @@ def read_unique_flag(ctx: ActionContext, data: Group) -> bool:
 
 def read_lines(ctx: ActionContext, data: Group, header: Header) -> list[LineRequest]:
     """The ``imouvtb`` lines; only a credit note may have none."""
-    if data.size("imouvtb") == 0 and header.kind != "credit_note":
+    if header.kind == "credit_note":
+        check_not_empty(data, "imouvtb")
+    elif data.size("imouvtb") == 0:
         data.problem(NOT_CONFORMING, "imouvtb", "at least one line is required")
     return [
         read_line(ctx, group, header) for _, group in data.items("imouvtb", "imouv")
@@ -521,19 +523,32 @@ def read_line_discounts(data: Group, lines: list[LineRequest]) -> None:
             line.discounts = rates
 
 
-def read_transfer_lines(data: Group) -> list[Asked]:
-    """The lines a transfer names: ``EnrNo`` and an optional ``Qte``."""
+def read_transfer_lines(ctx: ActionContext, data: Group) -> list[Asked]:
+    """The lines a transfer names: ``EnrNo`` and an optional ``Qte``.
+
+    A ``Qte`` follows the rules of :func:`read_quantity`.
+    """
+    check_not_empty(data, "imouvtb")
     asked: list[Asked] = []
     for _, group in data.items("imouvtb", "imouv"):
         enrno = group.integer("EnrNo", required=True)
         quantity = group.decimal("Qte")
-        if quantity is not None and quantity <= 0:
-            group.problem(
-                NOT_CONFORMING, "Qte", f"must be greater than 0, got {quantity}"
-            )
+        if quantity is not None:
+            check_quantity(ctx, group, "Qte", quantity)
         if enrno is not None:
             asked.append(Asked(group, enrno, quantity))
     return asked
+
+
+def check_not_empty(data: Group, name: str) -> None:
+    """Refuse a list sent empty: leaving it out is how a request takes every line.
+
+    An empty list is more likely a caller's bug than a wish for everything.
+    """
+    if data.raw(name) == []:
+        data.problem(
+            NOT_CONFORMING, name, "empty list: leave it out to take every line"
+        )
 
 
 def read_document(ctx: ActionContext, ient: Group) -> Row:
@@ -602,6 +617,14 @@ def read_quantity(ctx: ActionContext, group: Group, name: str) -> Decimal:
     quantity = group.decimal(name, required=True)
     if quantity is None:
         return ZERO
+    check_quantity(ctx, group, name, quantity)
+    return quantity
+
+
+def check_quantity(
+    ctx: ActionContext, group: Group, name: str, quantity: Decimal
+) -> None:
+    """Record a problem unless 0 < quantity < LARGEST, with the allowed decimals."""
     allowed = ctx.settings.quantity_decimals
     if quantity <= 0:
         group.problem(NOT_CONFORMING, name, f"must be greater than 0, got {quantity}")
@@ -611,7 +634,6 @@ def read_quantity(ctx: ActionContext, group: Group, name: str) -> Decimal:
         group.problem(
             NOT_CONFORMING, name, f"at most {allowed} decimals, got {quantity}"
         )
-    return quantity
 
 
 def read_price(group: Group, name: str) -> Decimal | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Callable
 from decimal import Decimal
@@ -51,6 +52,8 @@ _NEXT_QUOTE = re.compile(r"[\"']")
 _DOUBLE_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SINGLE_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL)
 _SINGLE_QUOTED_PARTS = re.compile(r'\\.|"', re.DOTALL)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ParamError(ValueError):
@@ -186,21 +189,55 @@ def loads_lenient(text: str) -> Any:
 
     Single-quoted strings may hold ``\\'`` and bare double quotes; every other
     escape means what it means in JSON. Numbers with a fraction become
-    :class:`~decimal.Decimal`; ``NaN`` and ``Infinity`` are refused. Raises
+    :class:`~decimal.Decimal`; ``NaN``, ``Infinity``, integers longer than Python
+    reads and lone surrogates (``\\udc00``) are refused. Raises
     :class:`ParamError` naming the problem and its line and column in ``text``.
     """
     converted, anchors = double_quoted(text)
     try:
-        return json.loads(
-            converted, parse_float=Decimal, parse_constant=_refuse_constant
+        value = json.loads(
+            converted,
+            parse_float=Decimal,
+            parse_int=_bounded_int,
+            parse_constant=_refuse_constant,
         )
     except json.JSONDecodeError as exc:
         line, column = _line_column(text, _original(anchors, exc.pos))
         raise ParamError(
-            f"Malformed JSON in 'param': {exc.msg} at line {line} column {column}"
+            f"Malformed JSON in 'param': {json_problem(exc)}"
+            f" at line {line} column {column}"
         ) from exc
     except RecursionError as exc:
         raise ParamError("Malformed JSON in 'param': nested too deeply") from exc
+    surrogate = lone_surrogate(value) if _SURROGATE_ESCAPE.search(text) else None
+    if surrogate:
+        raise ParamError(f"Malformed JSON in 'param': {surrogate}")
+    return value
+
+
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """The decoder's message, without the dangling "at" some of them end with."""
+    return exc.msg.removesuffix(" at")
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """Name the first lone surrogate in the keys and texts of a parsed JSON value.
+
+    JSON may escape half of a surrogate pair (``\\ud800``), which no UTF-8 text
+    can carry: such a text could be neither stored nor answered.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                return f"lone surrogate \\u{ord(found.group()):04x} is not a character"
+        elif isinstance(item, dict):
+            pending.extend(reversed([part for pair in item.items() for part in pair]))
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
+    return None
 
 
 def double_quoted(text: str) -> tuple[str, list[tuple[int, int]]]:
@@ -257,3 +294,11 @@ def _line_column(text: str, position: int) -> tuple[int, int]:
 
 def _refuse_constant(name: str) -> Any:
     raise ParamError(f"Malformed JSON in 'param': {name} is not a number JSON allows")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > sys.get_int_max_str_digits():
+        raise ParamError(
+            f"Malformed JSON in 'param': integer of {len(text)} digits is too long"
+        )
+    return int(text)

@@ -492,7 +492,9 @@ def control_paths(root: str) -> dict[str, Any]:
         },
         "/_simulator/reset": {
             "post": _control(
-                "reset", "Back to the seed, no faults, empty log", _ref("ResetDone")
+                "reset",
+                "Back to the seed, the start faults, empty log",
+                _ref("ResetDone"),
             )
         },
         "/_simulator/openapi.json": {

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from divalto.simulator.faults import FaultRule
+
 Rounding = Literal[
     "ROUND_HALF_UP",
     "ROUND_HALF_EVEN",
@@ -22,6 +24,10 @@ Rounding = Literal[
     "ROUND_05UP",
 ]
 """Names of the :mod:`decimal` rounding modes, which are also their values."""
+
+
+LONGEST_TOKEN_TTL = 100 * 366 * 24 * 3600
+"""A century: beyond it, a token's expiry would leave the calendar."""
 
 
 class Account(BaseModel):
@@ -100,7 +106,7 @@ class SimulatorSettings(BaseModel):
     environments: tuple[str, ...] = ()
     """Environment codes accepted in the URL; empty accepts any."""
 
-    token_ttl_seconds: int = 45 * 60
+    token_ttl_seconds: int = Field(default=45 * 60, ge=1, le=LONGEST_TOKEN_TTL)
     signing_key: SecretStr = SecretStr("divalto-simulator-signing-key")
     bearer_header: bool = True
     """Whether ``Authorization: Bearer`` is accepted besides the body field."""
@@ -163,5 +169,7 @@ class SimulatorSettings(BaseModel):
 
     seed: int = 0
     """Seed of the random draws of fault injection."""
+    faults: tuple[FaultRule, ...] = ()
+    """Fault rules active from the start, and again after each reset."""
     seed_data: str | None = None
     """Path of an extra seed file (JSON) loaded after the built-in data."""

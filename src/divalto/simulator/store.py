@@ -187,7 +187,8 @@ class Store:
     def load(self, data: Mapping[str, Any]) -> dict[str, int]:
         """Load seed records: ``{"dossier": "998", "CLI": [{...}], "ART": [...]}``.
 
-        Rows without ``DOS`` take the file's ``dossier``. A row that names its
+        Rows without ``DOS`` take the file's ``dossier``, rows without ``SREF1`` or
+        ``SREF2`` (``SART``, ``STOCK``) empty sub-references. A row that names its
         ``<TABLE>_ID``, or whose natural key (``TIERS`` for ``CLI``, ``REF`` for
         ``ART``...) already exists, updates that row and keeps its identity; in the
         tables without a natural key (``TARIF``, ``REMISE``, ``MOUV``) a row equal to
@@ -239,9 +240,17 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+KEY_DEFAULTS = {"SREF1": "", "SREF2": ""}
+"""Natural-key columns a seed row may leave out: their schema default applies."""
+
+
 def _upsert(db: sqlite3.Connection, table: str, values: dict[str, Any]) -> None:
     """Insert a seed row, or update the row it names, keeping the identity."""
     identity = f"{table}_ID"
+    if identity not in values:
+        for column in NATURAL_KEYS.get(table, ()):
+            if column in KEY_DEFAULTS:
+                values.setdefault(column, KEY_DEFAULTS[column])
     columns = ", ".join(values)
     marks = ", ".join(f":{name}" for name in values)
     insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - table from TABLES, columns checked against the schema

@@ -30,6 +30,7 @@ class Tenant:
         self.clock = Clock()
         self.tokens = TokenIssuer(settings.signing_key.get_secret_value().encode())
         self.faults = FaultPlan(settings.seed)
+        self._add_start_faults()
         self.log = RequestLog()
         self.webhooks: list[dict[str, Any]] = []
         self.store = self._seeded_store()
@@ -41,10 +42,15 @@ class Tenant:
             store.load_file(self.settings.seed_data)
         return store
 
+    def _add_start_faults(self) -> None:
+        for rule in self.settings.faults:
+            self.faults.add(rule.model_copy())
+
     def reset(self) -> None:
-        """Back to the seed data, no faults, an empty log, the real time."""
+        """Back to the seed data, the start faults only, an empty log, the real time."""
         self.store = self._seeded_store()
         self.faults.clear()
+        self._add_start_faults()
         self.log.clear()
         self.webhooks.clear()
         self.clock.reset()

@@ -449,7 +449,9 @@ def parse_quantity(text: str, settings: SimulatorSettings) -> Decimal:
             f"Parameter <quantite> has more than {settings.quantity_decimals} "
             f"decimals: '{text}'"
         )
-    return Decimal(text.replace(",", "."))
+    quantity = Decimal(text.replace(",", "."))
+    # "-0" is zero: no answer should show a negative zero.
+    return quantity if quantity else Decimal(0)
 
 
 def _price_basis(text: str) -> str:
