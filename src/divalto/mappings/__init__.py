@@ -1,0 +1,1 @@
+"""Bundled mapping profiles (TOML), read by :func:`divalto.mapping.default_mapping`."""
