@@ -13,7 +13,9 @@ from typing import Annotated
 import typer
 
 from divalto import __version__
+from divalto.cli.flows import app as flows_app
 from divalto.cli.simulator import app as simulator_app
+from divalto.cli.worker import worker
 
 app = typer.Typer(
     name="divalto",
@@ -22,6 +24,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(simulator_app, name="simulator")
+app.add_typer(flows_app, name="flows")
+app.command()(worker)
 
 
 def _print_version(value: bool) -> None:

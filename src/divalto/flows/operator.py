@@ -1,0 +1,343 @@
+"""The operator's view of the flows: list, show, replay, cancel, recover, reconcile.
+
+An :class:`Operator` joins what the intake knows of an order (its status, ERP
+documents, why it is parked) with what the engine's journal knows of its flow
+(engine state, executor, partition, each step's timing and error). It runs no
+flow itself: it works through a :class:`~divalto.flows.engine.FlowClient`, and
+the workers run what it queues.
+
+States: the intake's statuses (``received``, ``queued``, ``completed``,
+``to_resume``, ``escalated``, ``cancelled``) and the engine's (``ENQUEUED``,
+``PENDING``, ``SUCCESS``, ``ERROR``, ``CANCELLED``...). A parked flow has ended
+for the engine (``SUCCESS``) and is ``to_resume`` or ``escalated`` in the intake.
+
+Every refusal raises :class:`OperatorError` with a message for a person.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from divalto.adapters import Adapters
+from divalto.errors import ReferenceNotFound
+from divalto.flows.engine import ENDED, FlowClient, FlowInfo, StepRecord
+from divalto.flows.intake import IntakeRecord, IntakeStatus, IntakeStore
+from divalto.models import DocumentKind
+
+__all__ = [
+    "ENGINE_STATES",
+    "Difference",
+    "FlowDetail",
+    "FlowSummary",
+    "Operator",
+    "OperatorError",
+    "StepView",
+    "plain",
+]
+
+ENGINE_STATES = (
+    "ENQUEUED",
+    "PENDING",
+    "SUCCESS",
+    "ERROR",
+    "CANCELLED",
+    "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+)
+"""The engine states a flow can be listed by."""
+
+_CHECKED_DOCUMENTS = {
+    "delivery": DocumentKind.DELIVERY,
+    "invoice": DocumentKind.INVOICE,
+}
+
+
+class OperatorError(Exception):
+    """An operator's request that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class FlowSummary:
+    """One flow in a list: both its states, where it runs, why it is parked."""
+
+    key: str
+    status: str | None
+    engine_state: str | None
+    partition: str | None
+    executor_id: str | None
+    updated_at: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One journaled step: short name, when it ran, how long, its error."""
+
+    number: int
+    name: str
+    started_at: str | None
+    duration_ms: int | None
+    error: str | None
+    output: Any
+
+
+@dataclass(frozen=True)
+class FlowDetail:
+    """Everything known of one flow, from the intake and from the journal."""
+
+    key: str
+    status: str | None
+    engine_state: str | None
+    partition: str | None
+    executor_id: str | None
+    queue: str | None
+    documents: dict[str, str]
+    parking: dict[str, Any] | None
+    error: str | None
+    created_at: str | None
+    updated_at: str | None
+    steps: list[StepView]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A disagreement between the intake and the ERP about one document.
+
+    ``kind``: ``missing_in_erp`` (the intake names a document the ERP does not
+    have), ``number_differs`` (the ERP's order under the shop's reference is
+    another one), ``not_in_intake`` (the ERP has an order under the shop's
+    reference that the intake does not name).
+    """
+
+    key: str
+    kind: str
+    document: str
+    intake: str | None
+    erp: str | None
+
+
+def plain(value: Any) -> Any:
+    """``value`` (a result of the operator, or a list of them) as JSON-ready data."""
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+class Operator:
+    """The flows of one journal and intake, seen and steered by a person.
+
+    ``adapters`` (an ERP connection) is needed by :meth:`reconcile` only.
+    """
+
+    def __init__(
+        self,
+        client: FlowClient,
+        store: IntakeStore,
+        adapters: Adapters | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.adapters = adapters
+
+    def list_flows(self, state: str | None = None) -> list[FlowSummary]:
+        """Every flow, oldest first, in intake status or engine ``state`` if given.
+
+        Raises OperatorError for a state that is neither.
+        """
+        matches = _state_filter(state)
+        engine = {info.key: info for info in self.client.flows()}
+        summaries = [
+            _summary(record, engine.pop(record.key, None))
+            for record in self.store.records()
+        ]
+        summaries += [_summary(None, info) for info in engine.values()]
+        return [summary for summary in summaries if matches(summary)]
+
+    def show(self, key: str) -> FlowDetail:
+        """The flow ``key`` with its steps; raises OperatorError for an unknown key."""
+        record, info = self._find(key)
+        steps = self.client.steps(key) if info is not None else []
+        return FlowDetail(
+            key=key,
+            status=None if record is None else record.status.value,
+            engine_state=None if info is None else info.state,
+            partition=_partition(record, info),
+            executor_id=None if info is None else info.executor_id,
+            queue=None if info is None else info.queue,
+            documents={} if record is None else record.documents,
+            parking=None if record is None else record.parking,
+            error=None if info is None else info.error,
+            created_at=None if record is None else record.created_at,
+            updated_at=None if record is None else record.updated_at,
+            steps=[_step_view(step) for step in steps],
+        )
+
+    def replay(self, key: str, from_step: str | None = None) -> int:
+        """Run the ended flow ``key`` again from step ``from_step`` (default: the
+        step it parked at), on its queue and in its customer's partition.
+
+        The steps before it keep their journaled results; the intake record goes
+        back to ``queued``. Returns the journal position replayed from. Raises
+        OperatorError for an unknown key, a flow not ended (it is queued or
+        running), or a step not in its journal.
+        """
+        record, info = self._find(key)
+        if info is None or info.state not in ENDED:
+            state = "unknown to the engine" if info is None else info.state
+            raise OperatorError(f"flow {key} cannot be replayed: it is {state}")
+        name = from_step or _parked_step(record)
+        position = _position(key, name, self.client.steps(key))
+        if record is not None:
+            self.store.set_status(key, IntakeStatus.QUEUED)
+        self.client.replay(key, position, _partition(record, info) or "")
+        return position
+
+    def cancel(self, key: str) -> None:
+        """Stop the flow ``key`` and mark it ``cancelled`` in the intake.
+
+        Raises OperatorError for an unknown key or a completed flow.
+        """
+        record, info = self._find(key)
+        if record is not None and record.status is IntakeStatus.COMPLETED:
+            raise OperatorError(f"flow {key} has completed: nothing to cancel")
+        if info is not None:
+            self.client.cancel(key)
+        if record is not None:
+            self.store.set_status(key, IntakeStatus.CANCELLED)
+
+    def recover(self, executor_id: str) -> list[str]:
+        """Put back on the queue the flows left running by worker ``executor_id``.
+
+        Only for a worker gone for good: a live worker's flow would then run
+        twice at once. Returns the keys put back (none: nothing was left).
+        """
+        return self.client.recover([executor_id])
+
+    def reconcile(self) -> list[Difference]:
+        """Compare each order of the intake with the ERP; the differences found.
+
+        Looks up the order by the shop's reference ("your reference") and each
+        delivery note and invoice the intake names, by number. Raises
+        OperatorError without an ERP connection, and the adapters' errors when
+        the ERP cannot be reached.
+        """
+        if self.adapters is None:
+            raise OperatorError("reconcile needs an ERP connection (a profile)")
+        differences: list[Difference] = []
+        for record in self.store.records():
+            if record.key.startswith("order:"):
+                differences += _order_differences(self.adapters, record)
+        return differences
+
+    def _find(self, key: str) -> tuple[IntakeRecord | None, FlowInfo | None]:
+        record, info = self.store.get(key), self.client.get(key)
+        if record is None and info is None:
+            raise OperatorError(f"no flow under {key}")
+        return record, info
+
+
+def _state_filter(state: str | None) -> Any:
+    if state is None:
+        return lambda summary: True
+    statuses = {status.value for status in IntakeStatus}
+    if state in statuses:
+        return lambda summary: summary.status == state
+    if state.upper() in ENGINE_STATES:
+        return lambda summary: summary.engine_state == state.upper()
+    known = ", ".join([*sorted(statuses), *ENGINE_STATES])
+    raise OperatorError(f"unknown state {state!r}; known states: {known}")
+
+
+def _summary(record: IntakeRecord | None, info: FlowInfo | None) -> FlowSummary:
+    parking = None if record is None else record.parking
+    return FlowSummary(
+        key=record.key if record is not None else info.key if info else "",
+        status=None if record is None else record.status.value,
+        engine_state=None if info is None else info.state,
+        partition=_partition(record, info),
+        executor_id=None if info is None else info.executor_id,
+        updated_at=None if record is None else record.updated_at,
+        reason=None if parking is None else parking.get("reason"),
+    )
+
+
+def _partition(record: IntakeRecord | None, info: FlowInfo | None) -> str | None:
+    if record is not None:
+        return record.partition
+    return None if info is None else info.partition
+
+
+def _step_view(step: StepRecord) -> StepView:
+    started, completed = step.started_ms, step.completed_ms
+    duration = None
+    if started is not None and completed is not None:
+        duration = completed - started
+    return StepView(
+        number=step.number,
+        name=_short(step.name),
+        started_at=None if started is None else _iso(started),
+        duration_ms=duration,
+        error=step.error,
+        output=step.output,
+    )
+
+
+def _short(name: str) -> str:
+    return name.rpartition(".")[2]
+
+
+def _iso(epoch_ms: int) -> str:
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _parked_step(record: IntakeRecord | None) -> str:
+    parking = None if record is None else record.parking
+    if parking is None or "step" not in parking:
+        raise OperatorError("the flow is not parked: name the step to replay from")
+    return str(parking["step"])
+
+
+def _position(key: str, name: str, steps: list[StepRecord]) -> int:
+    for step in steps:
+        if name in (step.name, _short(step.name)):
+            return step.number
+    journaled = ", ".join(_short(step.name) for step in steps) or "none"
+    raise OperatorError(
+        f"flow {key} has no journaled step {name!r}; journaled: {journaled}"
+    )
+
+
+def _order_differences(adapters: Adapters, record: IntakeRecord) -> list[Difference]:
+    recorded = record.documents.get("order")
+    found = adapters.orders.find_by_reference(record.order().external_id)
+    erp = None if found is None else found.number
+    differences: list[Difference] = []
+    if recorded != erp:
+        kind = _order_disagreement(recorded, erp)
+        differences.append(Difference(record.key, kind, "order", recorded, erp))
+    for name, kind in _CHECKED_DOCUMENTS.items():
+        number = record.documents.get(name)
+        if number is not None and not _exists(adapters, kind, number):
+            differences.append(
+                Difference(record.key, "missing_in_erp", name, number, None)
+            )
+    return differences
+
+
+def _order_disagreement(recorded: str | None, erp: str | None) -> str:
+    if recorded is None:
+        return "not_in_intake"
+    return "missing_in_erp" if erp is None else "number_differs"
+
+
+def _exists(adapters: Adapters, kind: DocumentKind, number: str) -> bool:
+    try:
+        adapters.orders.document(kind, number)
+    except ReferenceNotFound:
+        return False
+    return True
