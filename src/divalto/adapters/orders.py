@@ -16,7 +16,7 @@ from divalto.adapters.errors import (
 )
 from divalto.adapters.products import Products
 from divalto.client import Divalto
-from divalto.errors import ReferenceNotFound
+from divalto.errors import ReferenceNotFound, VersionConflict
 from divalto.mapping import MappingProfile
 from divalto.models import (
     DeliveryNote,
@@ -149,12 +149,27 @@ class Orders(Transfers):
         it became is read and returned as it stands now.
         """
         quote = self.get_quote(quote_number)
+        done = self._confirmed(quote)
+        if done is not None:
+            return done
+        try:
+            order = self.transfer(quote, DocumentKind.ORDER)
+        except VersionConflict:
+            # Another writer moved the quote since it was read: when that
+            # writer confirmed it, its order is ours too.
+            done = self._confirmed(self.get_quote(quote_number))
+            if done is None:
+                raise
+            return done
+        assert isinstance(order, Order)
+        return order
+
+    def _confirmed(self, quote: Quote) -> Order | None:
+        """The order ``quote`` became, once it is wholly transferred into one."""
         made = [ref for ref in quote.transferred_into if ref.kind is DocumentKind.ORDER]
         if made and all(line.remaining == 0 for line in quote.lines):
             return self.get(made[0].number)
-        order = self.transfer(quote, DocumentKind.ORDER)
-        assert isinstance(order, Order)
-        return order
+        return None
 
     def cancel(self, number: str) -> Order:
         """Cancel an order nothing of which was transferred; again: a no-op.
@@ -170,7 +185,15 @@ class Orders(Transfers):
             self.req("version"): str(order.version),
         }
         data = {self.group("header"): header}
-        cancelled = self.piece(self.run(BusinessAction.CANCEL_DOCUMENT, data))
+        try:
+            cancelled = self.piece(self.run(BusinessAction.CANCEL_DOCUMENT, data))
+        except VersionConflict:
+            # Another writer changed the order since it was read: when that
+            # writer cancelled it, the cancellation asked for has happened.
+            current = self.get(number)
+            if current.state is not DocumentState.CANCELLED:
+                raise
+            return current
         assert isinstance(cancelled, Order)
         return cancelled
 
