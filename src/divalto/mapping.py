@@ -147,6 +147,11 @@ class Articles(_Strict):
     charges: str = Field(min_length=1)
     discount: str = Field(min_length=1)
     rounding: str = Field(min_length=1)
+    without_sku: dict[str, str] = Field(default_factory=dict)
+    """Per source, the article code of a shop line that has no SKU: a template
+    over the line's ``{id}`` (its variant's id, else its product's) and
+    ``{product_id}``, e.g. ``"WC{id}"``. A source absent here rejects such a line.
+    """
 
 
 class VatMap(_Strict):

@@ -87,9 +87,26 @@ def test_legacy_woocommerce_order_is_not_taken_for_shopify(shared_data: Path) ->
     """WooCommerce's legacy ``{"order": …}`` is read as WooCommerce."""
     file = shared_data / "woocommerce/orders/docs_legacy-v3_order_view.json"
     assert detect(file) == "json"
-    (rejection,) = read(file).rejections
+    (item,) = read(file).items
+    assert item.key == "order:woocommerce:645"
+    assert [line["ref"] for line in item.canonical.order["lines"]] == ["WC546", "WC613"]
+
+
+def test_a_line_without_sku_is_refused_when_the_profile_names_no_template(
+    shared_data: Path,
+) -> None:
+    """Without ``articles.without_sku`` for the source, the line is refused."""
+    file = shared_data / "woocommerce/orders/docs_legacy-v3_order_view.json"
+    mapping = default_mapping()
+    strict = mapping.model_copy(
+        update={"articles": mapping.articles.model_copy(update={"without_sku": {}})}
+    )
+    (rejection,) = read(file, mapping=strict).rejections
     assert rejection.key == "order:woocommerce:645"
     assert rejection.field == "order.line_items[0].sku"
+    assert (
+        rejection.reason == "line 'Premium Quality' has no SKU: no ERP article to use"
+    )
 
 
 def test_forced_source_and_detection(shared_data: Path) -> None:

@@ -131,7 +131,8 @@ def test_shopify_refund_names_skus_of_the_order(shared_data: Path) -> None:
 
 
 def test_shopify_guest_discount_and_missing_sku(shared_data: Path) -> None:
-    """No customer gives the guest; a discount code a percentage; no SKU a rejection."""
+    """No customer gives the guest; a discount code a percentage; a line with
+    neither SKU nor product id a rejection."""
     orders = shared_data / "shopify/orders"
     guest = read(orders / "order_1073459966_paid_no_customer.json").items[0]
     assert isinstance(guest.canonical, CanonicalOrder)
@@ -153,24 +154,24 @@ def test_shopify_guest_discount_and_missing_sku(shared_data: Path) -> None:
     (rejection,) = result.rejections
     assert rejection.field == "order.line_items[0].sku"
     assert rejection.reason == (
-        "line 'Red Leather Coat' has no SKU: no ERP article to use"
+        "line 'Red Leather Coat' has no SKU and no product id to name it by"
     )
     assert rejection.key == "order:shopify:1073459963"
 
 
 def test_woocommerce_files(shared_data: Path) -> None:
-    """Orders need a SKU on every line; refunds find their order by link."""
+    """Lines without SKU are named by product id; refunds find their order by link."""
     root = shared_data / "woocommerce"
     result = read(root)
     counts = _counts(result, root)
     assert counts["orders/order-with-charge.json"] == (1, 0, 0)
-    assert counts["orders/orders-load-all.json"] == (1, 3, 0)
+    assert counts["orders/orders-load-all.json"] == (4, 0, 0)
     assert counts["orders/order-auto-draft-status.json"] == (0, 1, 0)
     assert counts["refunds/order-560-all-refunds.json"] == (4, 0, 0)
     assert counts["customers/customer.json"] == (0, 0, 1)
     assert counts["settings/taxes.json"] == (0, 0, 1)
-    assert len(result.items) == 14
-    assert len(result.rejections) == 16
+    assert len(result.items) == 29
+    assert len(result.rejections) == 1
     assert len(result.skipped) == 14
     draft = next(
         each

@@ -32,6 +32,7 @@ __all__ = [
     "Run",
     "allocate",
     "amount_text",
+    "article_ref",
     "as_bad",
     "decimal",
     "guest_id",
@@ -336,3 +337,41 @@ def merge_lines(lines: Iterable[dict[str, str]]) -> list[dict[str, str]]:
         {"ref": ref, "sref1": s1, "sref2": s2, "quantity": quantity_text(quantity)}
         for (ref, s1, s2), quantity in merged.items()
     ]
+
+
+def article_ref(
+    mapping: MappingProfile, source: str, item: Mapping[str, Any], path: str
+) -> str:
+    """The ERP article of a shop line: its SKU, else the profile's template.
+
+    A line without a SKU is named by ``mapping.articles.without_sku[source]``
+    over the line's ids (``{id}``: the variant's or variation's id when it has
+    one, else the product's; ``{product_id}``); with no template for the source,
+    or no id to fill it, the line is refused naming ``<path>.sku``.
+    """
+    sku = str(item.get("sku") or "").strip()
+    if sku:
+        return sku
+    title = item.get("name") or item.get("title") or "?"
+    template = mapping.articles.without_sku.get(source)
+    if not template:
+        raise Bad(f"{path}.sku", f"line '{title}' has no SKU: no ERP article to use")
+    ids = {
+        name: str(item.get(name)).strip()
+        for name in ("variant_id", "variation_id", "product_id")
+        if str(item.get(name) or "").strip() not in ("", "0", "None")
+    }
+    specific = ids.get("variant_id") or ids.get("variation_id") or ids.get("product_id")
+    if specific is None:
+        raise Bad(
+            f"{path}.sku", f"line '{title}' has no SKU and no product id to name it by"
+        )
+    try:
+        ref = template.format(id=specific, product_id=ids.get("product_id", specific))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise Bad(
+            f"{path}.sku",
+            f"the profile's article template for {source} lines without SKU "
+            f"({template!r}) does not fill: {exc}",
+        ) from None
+    return ref.upper()

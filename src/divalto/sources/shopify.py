@@ -20,6 +20,7 @@ from divalto.sources._common import (
     Run,
     allocate,
     amount_text,
+    article_ref,
     as_bad,
     decimal,
     guest_id,
@@ -119,9 +120,10 @@ def _order(run: Run, origin: Origin, path: str, raw: Any) -> None:
         bad = as_bad(exc, path)
         run.reject(origin, _within(path, bad.field), bad.reason, raw, key)
         return
-    for line in raw.get("line_items") or ():
-        if isinstance(line, dict) and line.get("id") is not None and line.get("sku"):
-            run.shopify_lines[str(line["id"])] = str(line["sku"]).strip()
+    for n, line in enumerate(raw.get("line_items") or ()):
+        if isinstance(line, dict) and line.get("id") is not None:
+            ref = article_ref(run.mapping, SOURCE, line, f"line_items[{n}]")
+            run.shopify_lines[str(line["id"])] = ref
     added = run.order(
         origin,
         raw,
@@ -171,7 +173,7 @@ def _canonical_order(run: Run, raw: dict[str, Any]) -> dict[str, Any]:
 def _lines(
     run: Run, raw: dict[str, Any], items: list[Any], included: bool
 ) -> list[dict[str, Any]]:
-    read = [_line(n, item) for n, item in enumerate(items)]
+    read = [_line(run, n, item) for n, item in enumerate(items)]
     discounts = [discount for *_, discount in read]
     allocated = any(
         isinstance(item, dict) and "discount_allocations" in item for item in items
@@ -202,15 +204,12 @@ def _lines(
 
 
 def _line(
-    n: int, item: Any
+    run: Run, n: int, item: Any
 ) -> tuple[dict[str, Any], str, Decimal, Decimal, Decimal | None, Decimal]:
     path = f"line_items[{n}]"
     if not isinstance(item, dict):
         raise Bad(path, "an object expected")
-    sku = str(item.get("sku") or "").strip()
-    if not sku:
-        title = item.get("name") or item.get("title") or "?"
-        raise Bad(f"{path}.sku", f"line '{title}' has no SKU: no ERP article to use")
+    sku = article_ref(run.mapping, SOURCE, item, path)
     quantity = decimal(item.get("quantity"), f"{path}.quantity")
     if quantity <= 0:
         raise Bad(f"{path}.quantity", f"must be above 0, got {quantity}")
@@ -324,9 +323,9 @@ def _refund_line(run: Run, path: str, raw: Any) -> dict[str, str] | None:
         return None
     if quantity < 0:
         raise Bad(f"{path}.quantity", f"must be above 0, got {quantity}")
-    sku = str((raw.get("line_item") or {}).get("sku") or "").strip()
-    if not sku:
-        sku = run.shopify_lines.get(str(raw.get("line_item_id")), "")
+    sku = run.shopify_lines.get(str(raw.get("line_item_id")), "")
+    if not sku and isinstance(raw.get("line_item"), dict):
+        sku = article_ref(run.mapping, SOURCE, raw["line_item"], f"{path}.line_item")
     if not sku:
         raise Bad(
             f"{path}.line_item_id",

@@ -21,6 +21,7 @@ from divalto.sources._common import (
     Bad,
     Run,
     amount_text,
+    article_ref,
     as_bad,
     decimal,
     guest_id,
@@ -175,10 +176,7 @@ def _line(run: Run, n: int, item: Any, rates: dict[Any, Decimal]) -> dict[str, A
     path = f"line_items[{n}]"
     if not isinstance(item, dict):
         raise Bad(path, "an object expected")
-    sku = str(item.get("sku") or "").strip()
-    if not sku:
-        name = item.get("name") or "?"
-        raise Bad(f"{path}.sku", f"line '{name}' has no SKU: no ERP article to use")
+    sku = article_ref(run.mapping, SOURCE, item, path)
     quantity = decimal(item.get("quantity"), f"{path}.quantity")
     if quantity <= 0:
         raise Bad(f"{path}.quantity", f"must be above 0, got {quantity}")
@@ -257,7 +255,7 @@ def _refund(run: Run, origin: Origin, path: str, raw: dict[str, Any]) -> None:
         lines = merge_lines(
             line
             for n, item in enumerate(raw.get("line_items") or ())
-            if (line := _refund_line(n, item))
+            if (line := _refund_line(run, n, item))
         )
         shipping = any(
             decimal(line.get("total"), f"shipping_lines[{n}].total") != 0
@@ -295,14 +293,12 @@ def _refunded_order(raw: dict[str, Any]) -> str:
     raise Bad("_links.up", "the refund names no order (no order link)")
 
 
-def _refund_line(n: int, item: Any) -> dict[str, str] | None:
+def _refund_line(run: Run, n: int, item: Any) -> dict[str, str] | None:
     path = f"line_items[{n}]"
     quantity = abs(decimal(item.get("quantity", 0), f"{path}.quantity"))
     if quantity == 0:
         return None
-    sku = str(item.get("sku") or "").strip()
-    if not sku:
-        raise Bad(f"{path}.sku", "the refunded line has no SKU")
+    sku = article_ref(run.mapping, SOURCE, item, path)
     return {"ref": sku, "sref1": "", "sref2": "", "quantity": quantity_text(quantity)}
 
 
