@@ -1,7 +1,10 @@
 """Throughput of the order-to-cash flow when every ERP call takes 50 ms.
 
-    python bench/flows_throughput.py [--orders 96] [--concurrency 16]
-        [--latency-ms 50] [--naive-orders 8] [--polling 0.1]
+    python bench/flows_throughput.py [--mode sqlite] [--orders 96]
+        [--concurrency 16] [--latency-ms 50] [--naive-orders 8] [--polling 0.05]
+        [--sqlite-synchronous NORMAL]
+    python bench/flows_throughput.py --mode postgres [--orders 96]
+        [--worker-concurrency 2] [--latency-ms 50] [--postgres 127.0.0.1:5432]
 
 Starts ``divalto simulator serve`` in a child process on a free loopback port,
 seeds one article with plenty of stock, and adds a ``latency`` fault of
@@ -25,6 +28,24 @@ line, last: ``flows_per_s``, ``limit_flows_per_s``, ``ratio_to_limit``,
 ``naive_flows_per_s``, ``speedup_over_naive``, the calls per order of both, and
 the CPU share (1.0 = one core) of this process and of the simulator during the
 flows run, which shows what holds the flows below the limit.
+
+``--mode postgres`` measures how the flows scale over worker processes instead:
+the same ``--orders`` orders (each of its own customer, the same simulator
+latency) run on 1, then on 4 ``divalto worker`` processes (each with queue
+concurrency ``--worker-concurrency``) sharing a fresh PostgreSQL database at
+``--postgres`` (user ``postgres``, trust; created and dropped by the run). This
+process only submits, through a :class:`FlowClient`, and waits. Its JSON line:
+``flows_per_s_1``, ``flows_per_s_4``, ``scale_4_over_1`` (target 3.5 or more),
+the latency limit of each (``workers × worker concurrency / (calls per order ×
+latency)``), and the CPU share of the workers, of the simulator and of the
+whole machine (``machine_cpu``, in cores) during each run: a machine with fewer
+cores than the work needs shows ``machine_cpu`` near its core count. The
+default worker concurrency (2) keeps four workers within two cores, so that the
+ratio measures how workers scale, not how many cores the machine has. ``--mode
+both`` runs both and prints both sets of figures in one line.
+
+``--polling`` is the queue's polling interval in seconds; ``--sqlite-synchronous``
+the SQLite journal's ``synchronous`` mode (``NORMAL``, or ``FULL`` to compare).
 """
 
 from __future__ import annotations
@@ -32,11 +53,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,12 +74,14 @@ from divalto.flows import (
     EngineConfig,
     FileSink,
     FlowEngine,
+    Intake,
     IntakeStatus,
     IntakeStore,
     OrderToCash,
     sqlite_url,
 )
-from divalto.flows.engine import ENDED
+from divalto.flows.engine import ENDED, FlowClient, prepare_journal
+from divalto.flows.order_to_cash import order_to_cash
 from divalto.settings import load_profile
 from divalto.telemetry import configure_logging
 from divalto.testing import SimulatorControl
@@ -74,7 +99,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--naive-orders", type=int, default=8)
-    parser.add_argument("--polling", type=float, default=0.1)
+    parser.add_argument("--polling", type=float, default=0.05)
+    parser.add_argument("--sqlite-synchronous", default="NORMAL")
+    parser.add_argument(
+        "--mode", choices=("sqlite", "postgres", "both"), default="sqlite"
+    )
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--postgres", default="127.0.0.1:5432")
     return parser.parse_args(argv)
 
 
@@ -212,6 +243,7 @@ def run_flows_in(
         executor_id="bench",
         worker_concurrency=args.concurrency,
         polling_interval=args.polling,
+        sqlite_synchronous=args.sqlite_synchronous,
     )
     erp = Divalto(profile(root))
     engine = FlowEngine(config)
@@ -250,17 +282,17 @@ def timed_flows(
 def wait_all(engine: FlowEngine, keys: list[str]) -> float:
     """When the last flow of ``keys`` ended (epoch ms), once all have.
 
-    One listing every quarter second: each read of the engine's SQLite file
-    takes its write lock, and a waiter polling each flow would slow the flows.
+    One listing (without outputs) every half second: the waiter shares this
+    process with the flows, and polling each flow would slow them.
     The end is the last journaled step's, in milliseconds (the engine keeps a
     flow's own timestamps in whole seconds on SQLite).
     """
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        flows = engine.flows(prefix="order:bench:F")
+        flows = engine.flows(prefix="order:bench:F", load_output=False)
         if len(flows) == len(keys) and all(info.state in ENDED for info in flows):
             return max(float(engine.steps(key)[-1].completed_ms or 0) for key in keys)
-        time.sleep(0.25)
+        time.sleep(0.5)
     raise TimeoutError(f"{len(keys)} flows have not ended in 600 s")
 
 
@@ -426,24 +458,230 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level="WARNING")
     port = free_port()
     root = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {}
     with served_simulator(port) as server:
         control = SimulatorControl(root)
-        seed_article(control, stock=10 * (args.orders + args.naive_orders) + 1000)
+        seed_article(control, stock=10 * (3 * args.orders + args.naive_orders) + 1000)
         control.add_fault("latency", latency_ms=args.latency_ms)
-        progress(f"flows: {args.orders} orders, concurrency {args.concurrency}")
-        flows = run_flows(root, control, server.pid, args)
-        progress(f"flows: {flows.per_s:.2f} flows/s in {flows.seconds:.2f} s")
-        progress(f"naive: {args.naive_orders} orders, one after the other")
-        naive = run_naive(root, control, args.naive_orders)
-        progress(f"naive: {naive.per_s:.2f} flows/s in {naive.seconds:.2f} s")
+        if args.mode in ("sqlite", "both"):
+            result.update(run_sqlite(root, control, server.pid, args))
+        if args.mode in ("postgres", "both"):
+            result.update(run_postgres(root, control, server.pid, args))
         control.close()
-    print(json.dumps(figures(args, flows, naive)))
+    print(json.dumps(result))
     return 0
+
+
+def run_sqlite(
+    root: str, control: SimulatorControl, server_pid: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The flows in this process on SQLite, then the naive script; their figures."""
+    progress(f"flows: {args.orders} orders, concurrency {args.concurrency}")
+    flows = run_flows(root, control, server_pid, args)
+    progress(f"flows: {flows.per_s:.2f} flows/s in {flows.seconds:.2f} s")
+    progress(f"naive: {args.naive_orders} orders, one after the other")
+    naive = run_naive(root, control, args.naive_orders)
+    progress(f"naive: {naive.per_s:.2f} flows/s in {naive.seconds:.2f} s")
+    return figures(args, flows, naive)
+
+
+@dataclass
+class WorkersRun(Run):
+    """A run on worker processes: their CPU, and the whole machine's."""
+
+    cpu_workers: float = 0.0
+    cpu_machine: float = 0.0
+
+
+def run_postgres(
+    root: str, control: SimulatorControl, server_pid: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The same orders on 1, then 4 worker processes over PostgreSQL; figures."""
+    runs: dict[int, WorkersRun] = {}
+    for count in (1, 4):
+        progress(
+            f"postgres: {args.orders} orders on {count} worker(s), "
+            f"concurrency {args.worker_concurrency} each"
+        )
+        with postgres_database(args.postgres) as url:
+            runs[count] = run_workers(url, root, control, server_pid, args, count)
+        progress(
+            f"postgres: {runs[count].per_s:.2f} flows/s in {runs[count].seconds:.2f} s"
+        )
+    one, four = runs[1], runs[4]
+    latency = args.latency_ms / 1000
+    per_worker = (
+        args.worker_concurrency / (one.calls_per_order * latency) if latency else 0.0
+    )
+    return {
+        "pg_orders": args.orders,
+        "pg_worker_concurrency": args.worker_concurrency,
+        "pg_latency_ms": args.latency_ms,
+        "pg_calls_per_order": round(one.calls_per_order, 2),
+        "flows_per_s_1": round(one.per_s, 3),
+        "flows_per_s_4": round(four.per_s, 3),
+        "limit_flows_per_s_1": round(per_worker, 3),
+        "limit_flows_per_s_4": round(4 * per_worker, 3),
+        "scale_4_over_1": round(four.per_s / one.per_s, 2),
+        "cpu_workers_1": round(one.cpu_workers, 2),
+        "cpu_workers_4": round(four.cpu_workers, 2),
+        "cpu_simulator_1": round(one.cpu_server, 2),
+        "cpu_simulator_4": round(four.cpu_server, 2),
+        "machine_cpu_1": round(one.cpu_machine, 2),
+        "machine_cpu_4": round(four.cpu_machine, 2),
+        "machine_cores": os.cpu_count(),
+    }
+
+
+@contextmanager
+def postgres_database(address: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server at ``address``, dropped after."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"divalto_bench_{uuid.uuid4().hex[:12]}"
+    admin = f"postgresql://postgres@{address}/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql://postgres@{address}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+
+
+def run_workers(
+    url: str,
+    root: str,
+    control: SimulatorControl,
+    server_pid: int,
+    args: argparse.Namespace,
+    count: int,
+) -> WorkersRun:
+    """``count`` worker processes on ``url``; submit every order, wait for all."""
+    prefix = f"W{count}-"
+    prepare_journal(url)
+    with tempfile.TemporaryDirectory(prefix="divalto-bench-") as name:
+        directory = Path(name)
+        workers = [
+            spawn_worker(url, root, directory, f"bench-{count}-{n}", args)
+            for n in range(count)
+        ]
+        client, store = FlowClient(url), IntakeStore(url)
+        try:
+            for executor_id, process in workers:
+                await_ready(directory, executor_id, process)
+            control.clear_requests()
+            pids = [process.pid for _, process in workers]
+            return timed_workers(client, store, control, server_pid, pids, args, prefix)
+        finally:
+            for _, process in workers:
+                process.send_signal(signal.SIGTERM)
+            for _, process in workers:
+                process.wait(timeout=60)
+            client.close()
+            store.close()
+
+
+def spawn_worker(
+    url: str, root: str, directory: Path, executor_id: str, args: argparse.Namespace
+) -> tuple[str, subprocess.Popen[bytes]]:
+    command = [sys.executable, "-m", "divalto.cli", "worker"]
+    command += [f"--executor-id={executor_id}", f"--database={url}"]
+    command += [f"--simulator={root}{SITE_BASE}"]
+    command += [f"--acks={directory / f'acks-{executor_id}.jsonl'}"]
+    command += [f"--concurrency={args.worker_concurrency}"]
+    out = (directory / f"{executor_id}.out").open("w")
+    err = (directory / f"{executor_id}.err").open("w")
+    environment = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
+    # The command is this package's own CLI with this run's arguments.
+    process = subprocess.Popen(  # noqa: S603
+        command, stdout=out, stderr=err, env=environment
+    )
+    return executor_id, process
+
+
+def await_ready(
+    directory: Path, executor_id: str, process: subprocess.Popen[bytes]
+) -> None:
+    out, err = directory / f"{executor_id}.out", directory / f"{executor_id}.err"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not out.read_text().startswith(f"Worker {executor_id} ready"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"worker {executor_id} did not start:\n{err.read_text()}"
+            )
+        time.sleep(0.05)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy, over all cores (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_workers(
+    client: FlowClient,
+    store: IntakeStore,
+    control: SimulatorControl,
+    server_pid: int,
+    pids: list[int],
+    args: argparse.Namespace,
+    prefix: str,
+) -> WorkersRun:
+    def start(key: str, partition: str) -> None:
+        client.start(order_to_cash, key, partition, key)
+
+    # The intake keeps its engine for its callers only: the client queues.
+    intake = Intake(store, None, start)  # type: ignore[arg-type]
+    cpu_before = (
+        sum(cpu_seconds(pid) for pid in pids),
+        cpu_seconds(server_pid),
+        machine_busy_seconds(),
+    )
+    started_ms = time.time() * 1000
+    keys = [intake.submit(shop_order(prefix, n)).key for n in range(args.orders)]
+    ended_ms = wait_all_client(client, keys, f"order:bench:{prefix}")
+    seconds = (ended_ms - started_ms) / 1000
+    cpu_workers = (sum(cpu_seconds(pid) for pid in pids) - cpu_before[0]) / seconds
+    cpu_server = (cpu_seconds(server_pid) - cpu_before[1]) / seconds
+    cpu_machine = (machine_busy_seconds() - cpu_before[2]) / seconds
+    failed = [
+        key for key in keys if store.require(key).status is not IntakeStatus.COMPLETED
+    ]
+    if failed:
+        raise RuntimeError(f"flows that did not complete: {failed[:5]}")
+    calls = len(control.requests())
+    return WorkersRun(
+        orders=args.orders,
+        seconds=seconds,
+        calls=calls,
+        cpu_server=cpu_server,
+        cpu_workers=cpu_workers,
+        cpu_machine=cpu_machine,
+    )
+
+
+def wait_all_client(client: FlowClient, keys: list[str], prefix: str) -> float:
+    """When the last flow of ``keys`` ended (epoch ms), once all have."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        flows = client.flows(prefix=prefix)
+        if len(flows) == len(keys) and all(info.state in ENDED for info in flows):
+            return max(float(client.steps(key)[-1].completed_ms or 0) for key in keys)
+        time.sleep(0.25)
+    raise TimeoutError(f"{len(keys)} flows have not ended in 600 s")
 
 
 def figures(args: argparse.Namespace, flows: Run, naive: Run) -> dict[str, Any]:
     latency = args.latency_ms / 1000
-    limit = args.concurrency / (flows.calls_per_order * latency)
+    # With no latency there is no latency limit: the ratio is then left out.
+    limit = args.concurrency / (flows.calls_per_order * latency) if latency else 0.0
     return {
         "orders": flows.orders,
         "concurrency": args.concurrency,
@@ -452,7 +690,7 @@ def figures(args: argparse.Namespace, flows: Run, naive: Run) -> dict[str, Any]:
         "flows_seconds": round(flows.seconds, 3),
         "flows_per_s": round(flows.per_s, 3),
         "limit_flows_per_s": round(limit, 3),
-        "ratio_to_limit": round(flows.per_s / limit, 3),
+        "ratio_to_limit": round(flows.per_s / limit, 3) if limit else None,
         "naive_orders": naive.orders,
         "naive_calls_per_order": round(naive.calls_per_order, 2),
         "naive_flows_per_s": round(naive.per_s, 3),

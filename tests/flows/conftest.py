@@ -2,10 +2,14 @@
 
 DBOS is one per process: each test launches the engine on its own database file
 and shuts it down at the end. The order of every test is :func:`shop_order`.
+:func:`postgres_database` gives a test a PostgreSQL database of its own instead
+(the test must be marked ``postgres``).
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +98,30 @@ LaunchFlows = Callable[..., Flows]
 def flows_database(tmp_path: Path) -> str:
     """The URL of a fresh SQLite file for the engine and the intake."""
     return sqlite_url(tmp_path / "flows.db")
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped after the test.
+
+    The server is ``$DIVALTO_TEST_POSTGRES`` (default ``127.0.0.1:5432``), user
+    ``postgres`` without a password (trust), as ``tests/conftest.py`` expects.
+    """
+    import psycopg
+    from psycopg import sql
+
+    address = os.environ.get("DIVALTO_TEST_POSTGRES", "127.0.0.1:5432")
+    name = f"divalto_flows_{uuid.uuid4().hex[:12]}"
+    admin = f"postgresql://postgres@{address}/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield f"postgresql://postgres@{address}/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
-from divalto.flows import IntakeStatus, Submission
+from divalto.flows import CanonicalOrder, IntakeStatus, Submission
 from divalto.models import Money
 from divalto.testing import RunningSimulator, SimulatorControl
 
@@ -221,3 +221,35 @@ def test_a_worker_killed_inside_confirm_resumes_without_redoing_steps_one_to_thr
     assert [r["PREFPINO"] for r in control.table("ENT", PIREF="1001", PICOD="4")] == [
         "FA00000001"
     ]
+
+
+def test_a_correction_of_the_intake_is_what_the_replay_sends(
+    launch_flows: LaunchFlows,
+) -> None:
+    """Parked on an unknown article, corrected by an operator, replayed: the ERP
+    order has the corrected line, because each step reads the intake afresh."""
+    flows = launch_flows()
+    order = shop_order()
+    order["order"]["lines"][1] = {"ref": "NEW0001", "quantity": "2"}
+
+    flows.flow.submit(order)
+    parked = flows.flow.wait(KEY, timeout=30)
+    corrected = shop_order()
+    corrected["order"]["lines"][1] = {"ref": "ALB0001", "quantity": "2"}
+    flows.store.correct(KEY, CanonicalOrder.model_validate(corrected))
+    flows.flow.replay(KEY)
+    record = flows.flow.wait(KEY, timeout=30)
+
+    assert (parked.status, parked.parking and parked.parking["step"]) == (
+        IntakeStatus.TO_RESUME,
+        "create_order",
+    )
+    assert record.status is IntakeStatus.COMPLETED
+    assert record.canonical == corrected
+    invoice = flows.flow.adapters.invoices.get(record.documents["invoice"])
+    assert [(line.ref, line.quantity, line.amount) for line in invoice.lines] == [
+        ("ALB0001", Decimal("10"), Decimal("125.00")),
+        ("ALB0001", Decimal("2"), Decimal("25.00")),
+        ("PORT", Decimal("1"), Decimal("7.50")),
+    ]
+    assert creations(flows.control) == 1

@@ -244,14 +244,14 @@ def journal(tmp_path: Path) -> str:
 def test_two_sqlite_workers_serialise_each_customer_and_run_customers_in_parallel(
     divalto_simulator: RunningSimulator, journal: str, tmp_path: Path
 ) -> None:
-    """60 orders of 10 customers, 2 workers: no overlap per customer, overlap across."""
+    """200 orders of 20 customers, 2 workers: no overlap per customer, some across."""
     run_many(
         divalto_simulator,
         journal,
         tmp_path,
         ["sqlite-a", "sqlite-b"],
-        customers=10,
-        per_customer=6,
+        customers=20,
+        per_customer=10,
         concurrency=5,
     )
 

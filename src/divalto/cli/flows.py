@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TextIO, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -33,6 +34,7 @@ from divalto.flows.operator import (
 )
 from divalto.flows.worker import simulator_profile
 from divalto.settings import Profile, load_profile
+from divalto.telemetry import configure_logging
 
 T = TypeVar("T")
 
@@ -78,7 +80,9 @@ def list_flows(
 
 @app.command()
 def show(
-    key: Annotated[str, typer.Argument(help="The flow's key: order:SOURCE:ID.")],
+    key: Annotated[
+        str, typer.Argument(help="The flow's key: order:SOURCE:ID or refund:SOURCE:ID.")
+    ],
     database: DatabaseOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
@@ -140,7 +144,12 @@ def reconcile(
     simulator: SimulatorOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare the intake with the ERP; list every difference (exit 1 if any)."""
+    """Compare the intake with the ERP; list every difference (exit 1 if any).
+
+    Orders are compared by the shop's order id, refunds by their credit note.
+    """
+    # The ERP client logs each call; only warnings, and never on standard output.
+    configure_logging(level="WARNING", stream=cast(TextIO, _Stderr()), cache=False)
     erp = Divalto(profile_or_exit(profile, simulator))
     try:
         with _operator(database, Adapters(erp)) as operator:
@@ -182,6 +191,16 @@ def _operator(database: str, adapters: Adapters | None = None) -> Iterator[Opera
     finally:
         store.close()
         client.close()
+
+
+class _Stderr:
+    """Standard error as it is when written to (a test runner may swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _or_exit(action: Callable[[], T]) -> T:

@@ -8,7 +8,13 @@ Facts about DBOS that this module respects:
 
 - DBOS is one per process: one :class:`FlowEngine` may be launched at a time.
 - The system database is a SQLite file (put in WAL mode here, so readers do not
-  block the writer) or a PostgreSQL database; the code is the same.
+  block the writer) or a PostgreSQL database; the code is the same. On SQLite
+  the engine's connections are ours (:func:`sqlite_engine`): DBOS's settings
+  (``IMMEDIATE`` transactions, a 30 s busy timeout, foreign keys) plus
+  ``synchronous=NORMAL``, which in WAL mode syncs the file at checkpoints rather
+  than at every commit. A process killed loses nothing; a machine losing power
+  may lose the last commits, so a step may run again, which the flows' look-ups
+  before every creation make harmless.
 - ``application_version`` is pinned (:data:`FLOWS_VERSION`): DBOS would otherwise
   derive it from the code, and a code change would strand in-flight flows.
 - ``executor_id`` must be stable and unique per process: a restarted process with
@@ -57,6 +63,7 @@ __all__ = [
     "JournalUnavailable",
     "StepRecord",
     "prepare_journal",
+    "sqlite_engine",
     "sqlite_url",
     "step",
     "workflow",
@@ -122,7 +129,8 @@ class EngineConfig:
     application_version: str = FLOWS_VERSION
     queue_name: str = DEFAULT_QUEUE
     worker_concurrency: int = 16
-    polling_interval: float = 0.1
+    polling_interval: float = 0.05
+    sqlite_synchronous: str = "NORMAL"
 
     @property
     def is_sqlite(self) -> bool:
@@ -168,11 +176,15 @@ class FlowEngine:
 
     config: EngineConfig
     _launched: bool = field(default=False, init=False)
+    _sqlite: sa.Engine | None = field(default=None, init=False, repr=False)
 
     def launch(self) -> None:
         """Start the engine in this process; the flows must be imported before."""
         if self.config.is_sqlite:
             _use_wal(self.config.database_url)
+            self._sqlite = sqlite_engine(
+                self.config.database_url, self.config.sqlite_synchronous
+            )
         DBOS(config=self._dbos_config())
         DBOS.launch()
         DBOS.register_queue(
@@ -188,15 +200,21 @@ class FlowEngine:
         if self._launched:
             DBOS.destroy(workflow_completion_timeout_sec=0)
             self._launched = False
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+            self._sqlite = None
 
     def _dbos_config(self) -> DBOSConfig:
-        return DBOSConfig(
+        config = DBOSConfig(
             name=self.config.name,
             system_database_url=self.config.database_url,
             application_version=self.config.application_version,
             executor_id=self.config.executor_id,
             log_level="WARNING",
         )
+        if self._sqlite is not None:
+            config["system_database_engine"] = self._sqlite
+        return config
 
     def start(
         self, flow: Callable[..., Any], key: str, partition: str, *args: Any
@@ -219,10 +237,16 @@ class FlowEngine:
         status = DBOS.get_workflow_status(key)
         return None if status is None else _flow_info(status)
 
-    def flows(self, *, state: str | None = None, prefix: str = "") -> list[FlowInfo]:
-        """Flows, oldest first, in engine ``state`` (``SUCCESS``...) if given."""
+    def flows(
+        self, *, state: str | None = None, prefix: str = "", load_output: bool = True
+    ) -> list[FlowInfo]:
+        """Flows, oldest first, in engine ``state`` (``SUCCESS``...) if given;
+        without their outputs when ``load_output`` is False (a cheaper poll)."""
         statuses = DBOS.list_workflows(
-            status=state, workflow_id_prefix=prefix or None, load_input=False
+            status=state,
+            workflow_id_prefix=prefix or None,
+            load_input=False,
+            load_output=load_output,
         )
         return [_flow_info(status) for status in statuses]
 
@@ -421,6 +445,31 @@ def _step_record(info: Any) -> StepRecord:
         output=info["output"],
         error=None if info["error"] is None else str(info["error"]),
     )
+
+
+def sqlite_engine(url: str, synchronous: str = "NORMAL") -> sa.Engine:
+    """A pooled engine on the SQLite file at ``url``, set as the journal needs.
+
+    Each connection opens its transactions ``IMMEDIATE`` (a writer takes the
+    write lock at once rather than failing to upgrade a read lock), waits up to
+    30 s for a lock, enforces foreign keys (all as DBOS sets its own), and runs
+    with ``synchronous`` (``NORMAL``: no sync at each commit in WAL mode;
+    ``FULL``: a sync at each commit). The file must be in WAL mode already.
+    """
+    if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+    # No ping before each checkout (DBOS pings its server connections): a file
+    # connection does not drop, and the ping would cost a query per transaction.
+    engine = sa.create_engine(url, pool_size=20, max_overflow=0, pool_timeout=30)
+
+    @sa.event.listens_for(engine, "connect")
+    def configure(connection: Any, record: Any) -> None:
+        connection.isolation_level = "IMMEDIATE"
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute(f"PRAGMA synchronous={synchronous.upper()}")
+
+    return engine
 
 
 def _use_wal(url: str) -> None:

@@ -169,9 +169,12 @@ class IntakeStore:
             "created_at": now,
             "updated_at": now,
         }
+        # RETURNING says whether the row went in: the insert's row count is not
+        # reliable on every driver (psycopg 3 reports -1 for an insert).
+        statement = _insert_if_absent(self._engine, row).returning(_TABLE.c.key)
         with self._engine.begin() as connection:
-            inserted = connection.execute(_insert_if_absent(self._engine, row))
-        return inserted.rowcount == 1
+            inserted = connection.execute(statement).first()
+        return inserted is not None
 
     def get(self, key: str) -> IntakeRecord | None:
         """The record of ``key``, or None."""
@@ -296,13 +299,21 @@ class Intake:
 
 def _engine_for(url: str) -> sa.Engine:
     if url.startswith("sqlite:"):
-        return sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        # As the journal's (see divalto.flows.engine.sqlite_engine): in WAL mode,
+        # no sync of the file at each commit, which would cost more than the step.
+        sa.event.listen(engine, "connect", _sqlite_normal_sync)
+        return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def _insert_if_absent(engine: sa.Engine, row: dict[str, Any]) -> sa.Executable:
+def _sqlite_normal_sync(connection: Any, record: Any) -> None:
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def _insert_if_absent(engine: sa.Engine, row: dict[str, Any]) -> sa.Insert:
     if engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

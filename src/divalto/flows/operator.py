@@ -1,15 +1,20 @@
 """The operator's view of the flows: list, show, replay, cancel, recover, reconcile.
 
-An :class:`Operator` joins what the intake knows of an order (its status, ERP
-documents, why it is parked) with what the engine's journal knows of its flow
-(engine state, executor, partition, each step's timing and error). It runs no
-flow itself: it works through a :class:`~divalto.flows.engine.FlowClient`, and
-the workers run what it queues.
+An :class:`Operator` joins what the intake knows of an order or a refund (its
+status, ERP documents, why it is parked) with what the engine's journal knows of
+its flow (engine state, executor, partition, each step's timing and error). It
+runs no flow itself: it works through a
+:class:`~divalto.flows.engine.FlowClient`, and the workers run what it queues.
 
 States: the intake's statuses (``received``, ``queued``, ``completed``,
 ``to_resume``, ``escalated``, ``cancelled``) and the engine's (``ENQUEUED``,
 ``PENDING``, ``SUCCESS``, ``ERROR``, ``CANCELLED``...). A parked flow has ended
 for the engine (``SUCCESS``) and is ``to_resume`` or ``escalated`` in the intake.
+
+Orders (``order:<source>:<id>``, partitioned by customer) and refunds
+(``refund:<source>:<id>``, partitioned by their order's key) are handled alike:
+the journal knows which flow each key runs, and a replay puts it back on the
+queue in the partition its intake record names.
 
 Every refusal raises :class:`OperatorError` with a message for a person.
 """
@@ -25,6 +30,8 @@ from divalto.adapters import Adapters
 from divalto.errors import ReferenceNotFound
 from divalto.flows.engine import ENDED, FlowClient, FlowInfo, StepRecord
 from divalto.flows.intake import IntakeRecord, IntakeStatus, IntakeStore
+from divalto.flows.order_to_cash import find_by_reference
+from divalto.flows.refund import CanonicalRefund
 from divalto.models import DocumentKind
 
 __all__ = [
@@ -106,9 +113,10 @@ class Difference:
     """A disagreement between the intake and the ERP about one document.
 
     ``kind``: ``missing_in_erp`` (the intake names a document the ERP does not
-    have), ``number_differs`` (the ERP's order under the shop's reference is
-    another one), ``not_in_intake`` (the ERP has an order under the shop's
-    reference that the intake does not name).
+    have), ``number_differs`` (the ERP's document under the shop's reference
+    is another one), ``not_in_intake`` (the ERP has a document under the
+    shop's reference that the intake does not name). The reference is the
+    shop's order id for an order, its refund id for a credit note.
     """
 
     key: str
@@ -218,10 +226,13 @@ class Operator:
         return self.client.recover([executor_id])
 
     def reconcile(self) -> list[Difference]:
-        """Compare each order of the intake with the ERP; the differences found.
+        """Compare each order and refund of the intake with the ERP; the
+        differences found.
 
-        Looks up the order by the shop's reference ("your reference") and each
-        delivery note and invoice the intake names, by number. Raises
+        Looks up an order by the shop's order id as "your reference", and each
+        delivery note and invoice the intake names, by number; a refund's credit
+        note by the refund id as "your reference", and the invoice it credits,
+        by number. Raises
         OperatorError without an ERP connection, and the adapters' errors when
         the ERP cannot be reached.
         """
@@ -229,8 +240,10 @@ class Operator:
             raise OperatorError("reconcile needs an ERP connection (a profile)")
         differences: list[Difference] = []
         for record in self.store.records():
-            if record.key.startswith("order:"):
+            if record.kind == "order":
                 differences += _order_differences(self.adapters, record)
+            elif record.kind == "refund":
+                differences += _refund_differences(self.adapters, record)
         return differences
 
     def _find(self, key: str) -> tuple[IntakeRecord | None, FlowInfo | None]:
@@ -326,6 +339,23 @@ def _order_differences(adapters: Adapters, record: IntakeRecord) -> list[Differe
             differences.append(
                 Difference(record.key, "missing_in_erp", name, number, None)
             )
+    return differences
+
+
+def _refund_differences(adapters: Adapters, record: IntakeRecord) -> list[Difference]:
+    refund = CanonicalRefund.model_validate(record.canonical)
+    recorded = record.documents.get("credit_note")
+    found = find_by_reference(adapters, DocumentKind.CREDIT_NOTE, refund.external_id)
+    erp = None if found is None else found.number
+    differences: list[Difference] = []
+    if recorded != erp:
+        kind = _order_disagreement(recorded, erp)
+        differences.append(Difference(record.key, kind, "credit_note", recorded, erp))
+    invoice = record.documents.get("invoice")
+    if invoice is not None and not _exists(adapters, DocumentKind.INVOICE, invoice):
+        differences.append(
+            Difference(record.key, "missing_in_erp", "invoice", invoice, None)
+        )
     return differences
 
 

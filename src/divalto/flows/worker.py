@@ -2,10 +2,11 @@
 
 A worker launches the engine on the journal (a SQLite file, shared by the
 workers of one machine, or a PostgreSQL database, shared by workers anywhere),
-installs the order-to-cash flow with its ERP client, and runs queued flows until
-it is stopped. Each worker needs its own ``executor_id``: stable across its
-restarts (a restarted worker takes up its own unfinished flows at launch) and
-unique among the workers alive at once.
+installs the order-to-cash and the refund-to-credit-note flows with its ERP
+client, and runs queued flows of both until it is stopped. Each worker needs
+its own ``executor_id``: stable across its restarts (a restarted worker takes
+up its own unfinished flows at launch) and unique among the workers alive at
+once.
 
 A worker stopped for good leaves its unfinished flows in its name, and their
 customers' partitions blocked, until an operator recovers them
@@ -27,6 +28,7 @@ from divalto.client import Divalto
 from divalto.flows.engine import EngineConfig, FlowEngine, prepare_journal
 from divalto.flows.intake import IntakeStore
 from divalto.flows.order_to_cash import FileSink, Fulfilment, OrderToCash
+from divalto.flows.refund import RefundToCreditNote
 from divalto.settings import Profile, load_profile
 
 __all__ = ["SIMULATOR_DOSSIER", "Worker", "WorkerSettings", "simulator_profile"]
@@ -93,17 +95,19 @@ class Worker:
         self._store: IntakeStore | None = None
 
     def start(self) -> None:
-        """Launch the engine and the flow; queued flows start running."""
+        """Launch the engine with both flows installed; queued flows start running.
+
+        Both flows share the ERP client, the intake and the acknowledgement file.
+        """
         prepare_journal(self.settings.database_url)
         self._erp = Divalto(self.settings.profile)
         self._store = IntakeStore(self.settings.database_url)
+        adapters = Adapters(self._erp)
+        sink = FileSink(self.settings.acknowledgements)
         OrderToCash(
-            self.engine,
-            self._store,
-            Adapters(self._erp),
-            FileSink(self.settings.acknowledgements),
-            self.settings.fulfilment,
+            self.engine, self._store, adapters, sink, self.settings.fulfilment
         ).install()
+        RefundToCreditNote(self.engine, self._store, adapters, sink).install()
         self.engine.launch()
 
     def stop(self) -> None:
