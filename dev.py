@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up the project and run its main job or its checks, with nothing but Python.
 
-    python3 dev.py demo    # install into .venv, then run the main job
+    python3 dev.py demo    # install into .venv, then sync the examples (the main job)
     python3 dev.py test    # install into .venv, then format check, lint, types, tests
 
 The virtual environment lives in ``.venv`` beside this file; it is created on first
@@ -54,7 +54,12 @@ def test(pytest_args: list[str]) -> None:
 
 
 def demo() -> None:
-    run(BIN / "divalto", "simulator", "demo")
+    """Sync the bundled real shop exports into an embedded, simulated ERP.
+
+    The state (journal, simulated ERP, report) goes to ``.divalto-sync/``: a
+    second demo finds it and creates nothing; delete the folder to start over.
+    """
+    run(BIN / "divalto", "sync", "examples/data", "--state-dir", ".divalto-sync")
 
 
 def main() -> None:

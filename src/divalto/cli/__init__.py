@@ -15,6 +15,7 @@ import typer
 from divalto import __version__
 from divalto.cli.flows import app as flows_app
 from divalto.cli.simulator import app as simulator_app
+from divalto.cli.sync import sync
 from divalto.cli.worker import worker
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(simulator_app, name="simulator")
 app.add_typer(flows_app, name="flows")
 app.command()(worker)
+app.command()(sync)
 
 
 def _print_version(value: bool) -> None:

@@ -1,4 +1,4 @@
-"""The simulator's state: one in-memory SQLite database per simulator.
+"""The simulator's state: one SQLite database per simulator, in memory or a file.
 
 Tables and columns carry Divalto's names (``CLI``, ``ART``, ``ENT``, ``MOUV``...,
 upper case), so that RecordSql answers read like the real thing. Every value that
@@ -134,13 +134,31 @@ Row = dict[str, Any]
 
 
 class Store:
-    """The SQLite state of one simulated tenant."""
+    """The SQLite state of one simulated tenant.
 
-    def __init__(self) -> None:
+    In memory by default. With ``path``, the state lives in that SQLite file and
+    outlasts the process (the embedded ERP of ``divalto sync`` keeps it between
+    runs): the tables are made when the file has none, and :attr:`created` says
+    so, so that the caller knows whether to load the seed data.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        target = ":memory:" if path is None else str(path)
+        self._db = sqlite3.connect(target, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        known = self._db.execute("SELECT name FROM sqlite_master WHERE name = 'ENT'")
+        self.created = known.fetchone() is None
+        if self.created:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database (a file-backed store's state stays in its file)."""
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,172 @@
+"""The sync job from end to end: read, seed, run, report.
+
+:func:`sync` reads a file or a folder with :func:`divalto.sources.read`,
+picks the ERP (a profile's tenant, or the embedded simulator seeded for the
+input), runs every item through its flow (:class:`~divalto.sync.run.SyncRun`)
+and writes the report. The state directory holds what must outlive a run: the
+journal, the embedded ERP's state, the acknowledgements and the last report.
+One run at a time may use a state directory: a second one is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from divalto.mapping import MappingProfile
+from divalto.settings import Profile
+from divalto.sources.base import ReadResult
+from divalto.sync.embedded import EmbeddedErp
+from divalto.sync.report import build_report, write_report
+from divalto.sync.run import SyncOptions, SyncOutcome, SyncRun
+from divalto.sync.seeding import seed_records
+
+__all__ = ["SyncError", "SyncRequest", "SyncResult", "sync"]
+
+JOURNAL_FILE = "journal.sqlite3"
+ACKNOWLEDGEMENTS_FILE = "acknowledgements.jsonl"
+REPORT_FILE = "report.json"
+LOCK_FILE = "lock"
+
+
+class SyncError(Exception):
+    """The run cannot start: a bad path, a busy state directory, no readers."""
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What to sync, against which ERP, and where to keep the run's state.
+
+    ``profile`` None runs against the embedded ERP in ``state_dir``.
+    ``journal`` and ``report`` default to files in ``state_dir``.
+    """
+
+    path: Path
+    state_dir: Path
+    mapping: MappingProfile
+    source: str | None = None
+    profile: Profile | None = None
+    journal: Path | None = None
+    report: Path | None = None
+    concurrency: int = 16
+    deadline: float = 300.0
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal or self.state_dir / JOURNAL_FILE
+
+    @property
+    def report_path(self) -> Path:
+        return self.report or self.state_dir / REPORT_FILE
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """A finished run: what was read, what became of it, the report and its path."""
+
+    read: ReadResult
+    outcome: SyncOutcome
+    report: dict[str, Any]
+    report_path: Path
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every item ended completed, parked or rejected; 1 if one was lost."""
+        return 1 if self.outcome.lost else 0
+
+
+def sync(
+    request: SyncRequest,
+    *,
+    on_read: Callable[[ReadResult], None] = lambda read: None,
+    on_progress: Callable[[int, int], None] = lambda ended, total: None,
+    reader: Callable[..., ReadResult] | None = None,
+) -> SyncResult:
+    """Run the sync job; raises :class:`SyncError` when it cannot start.
+
+    ``reader`` replaces :func:`divalto.sources.read` (same signature).
+    """
+    if not request.path.exists():
+        raise SyncError(f"{request.path}: no such file or folder")
+    read = _read(request, reader)
+    on_read(read)
+    request.state_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(request.state_dir), _erp(request) as erp:
+        seeded: dict[str, int] | None = None
+        before: dict[str, int] | None = None
+        profile = request.profile
+        if erp is not None:
+            before = dict(erp.documents())
+            seeded = erp.seed(seed_records(read.items, read.catalogue, request.mapping))
+            profile = erp.profile
+        assert profile is not None
+        options = SyncOptions(
+            journal=request.journal_path,
+            acknowledgements=request.state_dir / ACKNOWLEDGEMENTS_FILE,
+            concurrency=request.concurrency,
+            deadline=request.deadline,
+        )
+        outcome = SyncRun(options, profile, request.mapping, on_progress).run(read)
+        documents = None
+        if erp is not None and before is not None:
+            documents = {"before": before, "after": dict(erp.documents())}
+        report = build_report(
+            read,
+            outcome,
+            path=request.path,
+            source=request.source,
+            erp=_erp_facts(request, erp),
+            journal=request.journal_path,
+            seeded=seeded,
+            erp_documents=documents,
+        )
+    write_report(report, request.report_path)
+    return SyncResult(read, outcome, report, request.report_path)
+
+
+def _read(request: SyncRequest, read: Callable[..., ReadResult] | None) -> ReadResult:
+    import divalto.sources
+
+    read = read or getattr(divalto.sources, "read", None)
+    if read is None:
+        raise SyncError("the source readers (divalto.sources.read) are missing")
+    try:
+        return read(request.path, source=request.source, mapping=request.mapping)
+    except (OSError, ValueError) as exc:
+        raise SyncError(f"{request.path}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _erp(request: SyncRequest) -> Iterator[EmbeddedErp | None]:
+    if request.profile is not None:
+        yield None
+        return
+    with EmbeddedErp(request.state_dir) as erp:
+        yield erp
+
+
+def _erp_facts(request: SyncRequest, erp: EmbeddedErp | None) -> dict[str, Any]:
+    if erp is None:
+        assert request.profile is not None
+        return {"mode": "profile", "profile": request.profile.name}
+    return {"mode": "embedded", "state": str(erp.path)}
+
+
+@contextlib.contextmanager
+def _locked(state_dir: Path) -> Iterator[None]:
+    """Hold the state directory's lock; refuse when another run holds it."""
+    with (state_dir / LOCK_FILE).open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise SyncError(
+                f"{state_dir}: another sync is running with this state directory"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

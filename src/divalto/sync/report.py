@@ -1,0 +1,175 @@
+"""The report of a sync run: a summary for people, every detail for replay.
+
+:func:`build_report` turns what was read and what became of it into one plain
+dict, written as JSON (:func:`write_report`):
+
+- ``summary``: orders and refunds read, completed, parked (by state and by
+  reason), rejected by the reader, skipped files, already known to the
+  journal, new ERP documents, lost;
+- ``items``: every item with its key, kind, file, position, status, ERP
+  documents and parking reason;
+- ``rejections``: every item the reader refused, with its file, position,
+  field, reason and raw payload, so that it can be corrected and read again;
+- ``skipped``: the files that held no orders or refunds;
+- ``next``: the commands that show and replay the parked items.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from divalto.flows.intake import IntakeStatus
+from divalto.sources.base import ReadResult
+from divalto.sync.run import ItemOutcome, SyncOutcome
+
+__all__ = ["REPORT_VERSION", "build_report", "parked_reason", "write_report"]
+
+REPORT_VERSION = 1
+
+_PARKED = (IntakeStatus.TO_RESUME.value, IntakeStatus.ESCALATED.value)
+
+
+def build_report(
+    read: ReadResult,
+    outcome: SyncOutcome,
+    *,
+    path: Path,
+    source: str | None,
+    erp: Mapping[str, Any],
+    journal: Path,
+    seeded: Mapping[str, int] | None,
+    erp_documents: Mapping[str, Mapping[str, int]] | None = None,
+) -> dict[str, Any]:
+    """The run's report as plain JSON-ready data (see the module docstring).
+
+    ``erp`` says which ERP was used (``mode`` ``embedded`` or ``profile``);
+    ``erp_documents`` the embedded ERP's document counts ``before`` and
+    ``after`` the run, when known.
+    """
+    database = f"sqlite:///{journal.resolve()}"
+    return {
+        "version": REPORT_VERSION,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration_s": round(outcome.duration_s, 3),
+        "input": {
+            "path": str(path),
+            "source": source,
+            "files": [str(file) for file in read.files],
+        },
+        "erp": dict(erp),
+        "journal": str(journal),
+        "seeded": None if seeded is None else dict(seeded),
+        "erp_documents": None if erp_documents is None else dict(erp_documents),
+        "summary": summary(read, outcome),
+        "items": [_item(entry) for entry in outcome.outcomes],
+        "rejections": [
+            {
+                "file": str(rejection.origin.file),
+                "position": rejection.origin.position,
+                "field": rejection.field,
+                "reason": rejection.reason,
+                "key": rejection.key,
+                "raw": rejection.raw,
+            }
+            for rejection in read.rejections
+        ],
+        "skipped": [
+            {"file": str(skip.file), "reason": skip.reason} for skip in read.skipped
+        ],
+        "next": next_commands(outcome, database),
+    }
+
+
+def summary(read: ReadResult, outcome: SyncOutcome) -> dict[str, Any]:
+    """The counts of the run, per kind of item and in all."""
+    kinds = {
+        kind: _counts([o for o in outcome.outcomes if o.kind == kind])
+        for kind in ("order", "refund")
+    }
+    parked = Counter(
+        parked_reason(entry)
+        for entry in outcome.outcomes
+        if entry.status in _PARKED and not entry.duplicate
+    )
+    return {
+        "orders": kinds["order"],
+        "refunds": kinds["refund"],
+        "parked_by_reason": dict(sorted(parked.items())),
+        "rejected": len(read.rejections),
+        "skipped_files": len(read.skipped),
+        "already_done": sum(
+            not entry.new and not entry.duplicate for entry in outcome.outcomes
+        ),
+        "new_documents": dict(sorted(outcome.new_documents().items())),
+        "new_documents_total": sum(outcome.new_documents().values()),
+        "lost": len(outcome.lost),
+    }
+
+
+def _counts(outcomes: list[ItemOutcome]) -> dict[str, int]:
+    """Items read, repeats of a key read before, and the others by status."""
+    runs = [entry for entry in outcomes if not entry.duplicate]
+    statuses = Counter(entry.status for entry in runs)
+    return {
+        "read": len(outcomes),
+        "repeats": len(outcomes) - len(runs),
+        "completed": statuses[IntakeStatus.COMPLETED.value],
+        "to_resume": statuses[IntakeStatus.TO_RESUME.value],
+        "escalated": statuses[IntakeStatus.ESCALATED.value],
+        "cancelled": statuses[IntakeStatus.CANCELLED.value],
+        "lost": sum(entry.lost for entry in runs),
+    }
+
+
+def parked_reason(entry: ItemOutcome) -> str:
+    """``state: category/code at step``, the reason a parked item is grouped by."""
+    parking = entry.parking or {}
+    return (
+        f"{entry.status}: {parking.get('category', '?')}/{parking.get('code', '?')}"
+        f" at {parking.get('step', '?')}"
+    )
+
+
+def _item(entry: ItemOutcome) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "kind": entry.kind,
+        "file": str(entry.item.origin.file),
+        "position": entry.item.origin.position,
+        "status": entry.status,
+        "new": entry.new,
+        "duplicate": entry.duplicate,
+        "documents": entry.documents,
+        "parking": entry.parking,
+        "error": entry.error,
+    }
+
+
+def next_commands(outcome: SyncOutcome, database: str) -> list[str]:
+    """The operator commands that show the parked items and replay one."""
+    parked = [entry for entry in outcome.outcomes if entry.status in _PARKED]
+    if not parked:
+        return []
+    where = f"--database {shlex.quote(database)}"
+    commands = [
+        f"divalto flows list --state {state} {where}"
+        for state in _PARKED
+        if any(entry.status == state for entry in parked)
+    ]
+    first = shlex.quote(parked[0].key)
+    commands.append(f"divalto flows show {first} {where}")
+    commands.append(f"divalto flows replay {first} {where}")
+    return commands
+
+
+def write_report(report: Mapping[str, Any], path: Path) -> None:
+    """Write ``report`` as indented UTF-8 JSON (Decimals and dates as text)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, ensure_ascii=False, default=str)
+    path.write_text(text + "\n", encoding="utf-8")

@@ -1,0 +1,328 @@
+"""One sync run: every item read goes through its flow, and each outcome is told.
+
+:class:`SyncRun` launches the durable engine in this process on a local journal
+(a SQLite file), installs the order-to-cash and refund flows over one ERP
+client, and submits the items of a :class:`~divalto.sources.base.ReadResult`:
+orders first, then, once every order has ended, refunds (a refund credits its
+order's invoice, which must exist by then). It waits until each flow has ended,
+or until none has ended for ``deadline`` seconds, and returns a
+:class:`SyncOutcome`.
+
+Submissions are idempotent: an item whose key the journal holds already starts
+nothing and is counted as already known; one left unfinished by an interrupted
+run is taken up again (the engine recovers the flows of its executor at launch)
+and waited for like a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from divalto.adapters import Adapters
+from divalto.client import Divalto
+from divalto.flows.engine import EngineConfig, FlowEngine, prepare_journal, sqlite_url
+from divalto.flows.intake import CanonicalOrder, IntakeStatus, IntakeStore
+from divalto.flows.order_to_cash import FileSink, Fulfilment, OrderToCash
+from divalto.flows.refund import RefundToCreditNote
+from divalto.mapping import MappingProfile
+from divalto.settings import Profile
+from divalto.sources.base import Item, ReadResult
+
+__all__ = [
+    "ENDED_STATUSES",
+    "ItemOutcome",
+    "SyncOptions",
+    "SyncOutcome",
+    "SyncRun",
+]
+
+ENDED_STATUSES = frozenset(
+    {
+        IntakeStatus.COMPLETED.value,
+        IntakeStatus.TO_RESUME.value,
+        IntakeStatus.ESCALATED.value,
+        IntakeStatus.CANCELLED.value,
+    }
+)
+"""Intake statuses of an item whose flow has ended: done, parked or cancelled."""
+
+FAILED = "failed"
+"""An item whose flow stopped on an error no step routed (a defect): lost."""
+UNFINISHED = "unfinished"
+"""An item whose flow had not ended when the run stopped waiting: lost for this
+run (its flow resumes on the next one)."""
+
+EXECUTOR_ID = "divalto-sync"
+"""The engine's executor id: the same on every run, so that a run takes up
+the flows an interrupted run left unfinished."""
+
+_POLL_SECONDS = 0.2
+_ENGINE_CHECK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Where a run keeps its journal, how many flows at once, how long it waits.
+
+    ``deadline`` is how long, in seconds, the run waits while no flow ends
+    before it gives up on those still running. It bounds a stall, not the run:
+    one customer's orders run one at a time, and a customer with many large
+    orders can keep a run busy for minutes while it progresses.
+    """
+
+    journal: Path
+    acknowledgements: Path
+    concurrency: int = 16
+    deadline: float = 300.0
+    fulfilment: Fulfilment = field(default_factory=Fulfilment)
+    polling_interval: float = 0.1
+
+    @property
+    def database_url(self) -> str:
+        return sqlite_url(self.journal)
+
+
+@dataclass
+class ItemOutcome:
+    """What became of one item: its status, its ERP documents, why it is parked.
+
+    ``new`` is false for an item the journal knew before this run (its flow was
+    not started again); ``status`` is an intake status, :data:`FAILED` or
+    :data:`UNFINISHED`; ``error`` is the engine's error of a failed flow.
+    """
+
+    item: Item
+    status: str = IntakeStatus.RECEIVED.value
+    new: bool = True
+    duplicate: bool = False
+    documents: dict[str, str] = field(default_factory=dict)
+    parking: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+    @property
+    def kind(self) -> str:
+        return "order" if isinstance(self.item.canonical, CanonicalOrder) else "refund"
+
+    def made(self, kind: str) -> bool:
+        """Whether the document ``kind`` is one this item's flow makes.
+
+        An order's flow makes its documents, not its customer; a refund's flow
+        makes the credit note, not the invoice it finds.
+        """
+        return kind == "credit_note" if self.kind == "refund" else kind != "customer"
+
+    @property
+    def lost(self) -> bool:
+        """Whether the item ended neither completed, parked nor cancelled."""
+        return self.status not in ENDED_STATUSES
+
+
+@dataclass
+class SyncOutcome:
+    """The outcome of every item, in input order (orders, then refunds)."""
+
+    outcomes: list[ItemOutcome]
+    duration_s: float
+
+    @property
+    def lost(self) -> list[ItemOutcome]:
+        """The items lost (a repeat of a key is told once, by its first item)."""
+        return [o for o in self.outcomes if o.lost and not o.duplicate]
+
+    def new_documents(self) -> Counter[str]:
+        """ERP documents made for the items first submitted in this run, per kind."""
+        made: Counter[str] = Counter()
+        for outcome in self.outcomes:
+            if outcome.new and not outcome.duplicate:
+                made.update(kind for kind in outcome.documents if outcome.made(kind))
+        return made
+
+
+class SyncRun:
+    """Runs the items of a read through their flows against one ERP.
+
+    ``on_progress(ended, total)`` is told how many items have ended, each time
+    that changes. The engine is launched by :meth:`run` and shut down before it
+    returns; DBOS allows one launched engine per process.
+    """
+
+    def __init__(
+        self,
+        options: SyncOptions,
+        profile: Profile,
+        mapping: MappingProfile,
+        on_progress: Callable[[int, int], None] = lambda ended, total: None,
+    ) -> None:
+        self.options = options
+        self.profile = profile
+        self.mapping = mapping
+        self.on_progress = on_progress
+
+    def run(self, result: ReadResult) -> SyncOutcome:
+        """Submit every item of ``result``, wait for them, and tell each outcome."""
+        started = time.monotonic()
+        orders = [i for i in result.items if isinstance(i.canonical, CanonicalOrder)]
+        refunds = [
+            i for i in result.items if not isinstance(i.canonical, CanonicalOrder)
+        ]
+        outcomes = {id(item): ItemOutcome(item) for item in result.items}
+        total = len(result.items)
+        self.options.journal.parent.mkdir(parents=True, exist_ok=True)
+        prepare_journal(self.options.database_url)
+        with _Flows(self.options, self.profile, self.mapping) as flows:
+            ended = 0
+            for phase in (orders, refunds):
+                ended += flows.run_phase(
+                    [outcomes[id(item)] for item in phase],
+                    _offset(self.on_progress, ended, total),
+                    self.options.deadline,
+                )
+        ordered = [outcomes[id(item)] for item in [*orders, *refunds]]
+        return SyncOutcome(ordered, time.monotonic() - started)
+
+
+def _offset(
+    on_progress: Callable[[int, int], None], before: int, total: int
+) -> Callable[[int], None]:
+    """A phase's progress, told as the run's: ``before`` items ended already."""
+    return lambda ended: on_progress(before + ended, total)
+
+
+class _Flows:
+    """The engine, the intake, the ERP client and both flows, for one run."""
+
+    def __init__(
+        self, options: SyncOptions, profile: Profile, mapping: MappingProfile
+    ) -> None:
+        url = options.database_url
+        self.engine = FlowEngine(
+            EngineConfig(
+                database_url=url,
+                executor_id=EXECUTOR_ID,
+                worker_concurrency=options.concurrency,
+                polling_interval=options.polling_interval,
+            )
+        )
+        self.store = IntakeStore(url)
+        self.statuses = _StatusReader(url)
+        self.erp = Divalto(profile)
+        adapters = Adapters(self.erp, mapping)
+        sink = FileSink(options.acknowledgements)
+        self.orders = OrderToCash(
+            self.engine, self.store, adapters, sink, options.fulfilment
+        ).install()
+        self.refunds = RefundToCreditNote(self.engine, self.store, adapters, sink)
+        self.refunds.install()
+
+    def __enter__(self) -> _Flows:
+        self.engine.launch()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.engine.shutdown()
+        self.statuses.close()
+        self.store.close()
+        self.erp.close()
+
+    def run_phase(
+        self,
+        outcomes: list[ItemOutcome],
+        on_progress: Callable[[int], None],
+        deadline: float,
+    ) -> int:
+        """Submit the items, wait for their flows to end; how many ended."""
+        known = self.statuses.read()
+        seen: set[str] = set()
+        for outcome in outcomes:
+            outcome.new = outcome.key not in known
+            outcome.duplicate = outcome.key in seen
+            seen.add(outcome.key)
+            if not outcome.duplicate:
+                self._submit(outcome.item)
+        self._wait(outcomes, on_progress, deadline)
+        for outcome in outcomes:
+            self._settle(outcome)
+        return sum(not outcome.lost for outcome in outcomes)
+
+    def _submit(self, item: Item) -> None:
+        flow = (
+            self.orders if isinstance(item.canonical, CanonicalOrder) else self.refunds
+        )
+        flow.intake.submit(item.canonical, raw=item.raw)
+
+    def _wait(
+        self,
+        outcomes: list[ItemOutcome],
+        on_progress: Callable[[int], None],
+        deadline: float,
+    ) -> None:
+        keys = {outcome.key for outcome in outcomes}
+        failed: dict[str, str] = {}
+        checked = changed = time.monotonic()
+        count = -1
+        while True:
+            statuses = self.statuses.read()
+            ended = {key for key in keys if statuses.get(key) in ENDED_STATUSES}
+            if time.monotonic() - checked > _ENGINE_CHECK_SECONDS:
+                failed = self._failed(keys - ended)
+                checked = time.monotonic()
+            done = sum(o.key in ended or o.key in failed for o in outcomes)
+            if done != count:
+                count, changed = done, time.monotonic()
+                on_progress(done)
+            if ended | set(failed) >= keys or time.monotonic() - changed > deadline:
+                break
+            time.sleep(_POLL_SECONDS)
+        for outcome in outcomes:
+            outcome.error = failed.get(outcome.key)
+
+    def _failed(self, keys: Iterable[str]) -> dict[str, str]:
+        """The flows among ``keys`` that the engine ended on an unrouted error."""
+        wanted = set(keys)
+        return {
+            info.key: info.error or info.state
+            for state in ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+            for info in self.engine.flows(state=state)
+            if info.key in wanted
+        }
+
+    def _settle(self, outcome: ItemOutcome) -> None:
+        record = self.store.get(outcome.key)
+        if record is None:
+            outcome.status = UNFINISHED
+            return
+        outcome.documents = record.documents
+        outcome.parking = record.parking
+        if record.status.value in ENDED_STATUSES:
+            outcome.status = record.status.value
+        elif outcome.error is not None:
+            outcome.status = FAILED
+        else:
+            outcome.status = UNFINISHED
+
+
+class _StatusReader:
+    """Reads the intake's statuses in one query (the table is ``divalto_intake``,
+    documented in ``docs/flows.md``), cheaper than loading every record."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    def read(self) -> dict[str, str]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT key, status FROM divalto_intake"))
+            return {row[0]: row[1] for row in rows}
+
+    def close(self) -> None:
+        self._engine.dispose()
