@@ -181,3 +181,20 @@ def test_short_csv_row_names_the_missing_column(tmp_path: Path) -> None:
         "InvoiceDate",
         "the row has 4 fields, no InvoiceDate",
     )
+
+
+def test_read_mes_and_licences_in_a_folder_are_skipped_not_rejected(
+    tmp_path: Path,
+) -> None:
+    """Documentation beside the exports is skipped; an unknown data file is not."""
+    (tmp_path / "README.md").write_text("# Exports\n", encoding="utf-8")
+    (tmp_path / "LICENSE").write_text("MIT\n", encoding="utf-8")
+    (tmp_path / "notes.dat").write_text("hello\n", encoding="utf-8")
+    result = read(tmp_path)
+    assert [(skip.file.name, skip.reason) for skip in result.skipped] == [
+        ("LICENSE", "a document, not a shop export"),
+        ("README.md", "a document, not a shop export"),
+    ]
+    assert [(r.origin.file.name, r.field, r.reason) for r in result.rejections] == [
+        ("notes.dat", "file", "not a known shop export (format not recognised)")
+    ]

@@ -279,13 +279,13 @@ def test_malformed_files_are_rejections(tmp_path: Path) -> None:
         '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x "y">]>'
         "<prestashop><order><id>&x;</id></order></prestashop>"
     )
-    (tmp_path / "c_notes.txt").write_text("hello\n")
+    (tmp_path / "c_notes.dat").write_text("hello\n")
     result = read(tmp_path)
     assert result.items == []
     assert [(r.origin.file.name, r.field) for r in result.rejections] == [
         ("a_truncated.json", "file"),
         ("b_entity.xml", "file"),
-        ("c_notes.txt", "file"),
+        ("c_notes.dat", "file"),
     ]
     reasons = [r.reason for r in result.rejections]
     assert reasons[0].startswith("not valid JSON: ")

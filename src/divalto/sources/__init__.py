@@ -135,8 +135,23 @@ def _index_prestashop(run: Run, files: list[Path], kinds: list[str | None]) -> N
                 continue
 
 
+_DOCUMENT_SUFFIXES = frozenset({".md", ".txt", ".rst", ".pdf", ".html", ".htm"})
+_DOCUMENT_NAMES = frozenset({"README", "LICENSE", "LICENCE", "NOTICE", "COPYING"})
+
+
+def _is_document(file: Path) -> bool:
+    """A read-me or a licence text beside the exports: nothing to import."""
+    return (
+        file.suffix.lower() in _DOCUMENT_SUFFIXES
+        or file.stem.upper() in _DOCUMENT_NAMES
+    )
+
+
 def _read_file(run: Run, file: Path, kind: str | None) -> None:
     origin = Origin(file, "file")
+    if kind is None and _is_document(file):
+        run.result.skipped.append(Skip(file, "a document, not a shop export"))
+        return
     try:
         if kind is None:
             raise Bad("file", "not a known shop export (format not recognised)")
