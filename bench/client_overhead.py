@@ -33,10 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,12 +41,12 @@ from typing import Any
 
 import httpx
 
+from _simulator import free_port, served_simulator
 from divalto import Divalto, RecordQuery, configure_logging, load_profile
 
 SITE_BASE = "/123456/TEST1/api/v1/"
 DOSSIER = "998"
 WARMUP_READS = 200
-STARTUP_SECONDS = 30.0
 
 Reader = Callable[[], None]
 
@@ -67,49 +64,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def simulator_process(port: int) -> Iterator[str]:
     """``divalto simulator serve`` in a child process; yields its root URL."""
-    command = [sys.executable, "-m", "divalto.cli", "simulator", "serve"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    root = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as errors:
-        # The command is this interpreter and constants: nothing untrusted.
-        process = subprocess.Popen(  # noqa: S603
-            command, stdout=subprocess.DEVNULL, stderr=errors
-        )
-        try:
-            wait_until_up(process, root, errors)
-            yield root
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-
-
-def wait_until_up(process: subprocess.Popen[bytes], root: str, errors: Any) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            errors.seek(0)
-            text = errors.read().decode("utf-8", "replace")
-            raise RuntimeError(f"the simulator exited at start:\n{text}")
-        try:
-            if httpx.get(f"{root}/_simulator/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the simulator did not answer at {root}")
+    with served_simulator(port):
+        yield f"http://127.0.0.1:{port}"
 
 
 def seed_articles(root: str, count: int) -> None:

@@ -54,7 +54,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -68,6 +67,7 @@ from typing import Any
 
 import httpx
 
+from _simulator import STARTUP_SECONDS, cpu_seconds, free_port, served_simulator
 from divalto.adapters import Adapters
 from divalto.client import Divalto
 from divalto.flows import (
@@ -89,7 +89,6 @@ from divalto.testing import SimulatorControl
 SITE_BASE = "/123456/TEST1/api/v1/"
 DOSSIER = "998"
 ARTICLE = "BENCH01"
-STARTUP_SECONDS = 30.0
 ORDER_DATE = "2026-01-15"
 
 
@@ -111,58 +110,6 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served_simulator(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """``divalto simulator serve`` in a child process, stopped on the way out."""
-    command = [sys.executable, "-m", "divalto.cli", "simulator", "serve"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with tempfile.TemporaryFile() as errors:
-        # The command is this interpreter and constants: nothing untrusted.
-        process = subprocess.Popen(  # noqa: S603
-            command, stdout=subprocess.DEVNULL, stderr=errors
-        )
-        try:
-            wait_until_up(process, port, errors)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-
-
-def wait_until_up(process: subprocess.Popen[bytes], port: int, errors: Any) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    url = f"http://127.0.0.1:{port}/_simulator/health"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            errors.seek(0)
-            text = errors.read().decode("utf-8", "replace")
-            raise RuntimeError(f"the simulator exited at start:\n{text}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the simulator did not answer on port {port}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process, from ``/proc`` (Linux only)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def seed_article(control: SimulatorControl, stock: int) -> None:

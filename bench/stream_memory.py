@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from _simulator import free_port, served_simulator
 from divalto.client import Divalto
 from divalto.recordsql import RecordQuery
 from divalto.settings import Profile
@@ -53,42 +53,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def simulator(port: int) -> Iterator[str]:
     """A simulator in a child process; yields its root URL once it answers."""
-    command = [sys.executable, "-m", "divalto.cli", "simulator", "serve"]
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [*command, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the simulator exited with code {process.returncode}")
-        try:
-            if httpx.get(f"{url}/_simulator/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("the simulator did not answer within 30 seconds")
+    with served_simulator(port):
+        yield f"http://127.0.0.1:{port}"
 
 
 def seed(url: str, records: int, batch: int) -> None:
