@@ -2,6 +2,7 @@
 
     python bench/flows_throughput.py [--mode sqlite] [--orders 96]
         [--concurrency 16] [--latency-ms 50] [--naive-orders 8] [--polling 0.05]
+        [--processes 2]
         [--sqlite-synchronous NORMAL]
     python bench/flows_throughput.py --mode postgres [--orders 96]
         [--worker-concurrency 2] [--latency-ms 50] [--postgres 127.0.0.1:5432]
@@ -13,7 +14,8 @@ seeds one article with plenty of stock, and adds a ``latency`` fault of
 1. **flows**: ``--orders`` shop orders, each of its own customer, submitted at
    once to the order-to-cash flow (engine on a fresh SQLite file, queue worker
    concurrency ``--concurrency``), timed from the first submission to the last
-   flow's end. Each order is customer, order, delivery note, invoice, stock, and
+   flow's end, after one warm-up order has run through the started engine.
+   Each order is customer, order, delivery note, invoice, stock, and
    acknowledgement; every flow must complete.
 2. **naive**: ``--naive-orders`` other orders, one after the other, by a script
    that sends with bare httpx the very calls the flow made for one order (the
@@ -28,6 +30,12 @@ line, last: ``flows_per_s``, ``limit_flows_per_s``, ``ratio_to_limit``,
 ``naive_flows_per_s``, ``speedup_over_naive``, the calls per order of both, and
 the CPU share (1.0 = one core) of this process and of the simulator during the
 flows run, which shows what holds the flows below the limit.
+
+3. **processes**: unless ``--processes 1``, the same orders and the same total
+   concurrency over ``--processes`` ``divalto worker`` processes sharing one
+   SQLite journal (``--concurrency / --processes`` flows each): one Python
+   process holds one core at most (its interpreter lock), and this shows what
+   the machine's other cores add. Its figures carry ``_processes``.
 
 ``--mode postgres`` measures how the flows scale over worker processes instead:
 the same ``--orders`` orders (each of its own customer, the same simulator
@@ -104,6 +112,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--mode", choices=("sqlite", "postgres", "both"), default="sqlite"
     )
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="sqlite mode: also run the orders on this many worker processes "
+        "(1: only in this process)",
+    )
     parser.add_argument("--postgres", default="127.0.0.1:5432")
     return parser.parse_args(argv)
 
@@ -199,7 +214,12 @@ def run_flows_in(
     ).install()
     engine.launch()
     try:
-        flow.adapters.products.get(ARTICLE)
+        # One order first: the engine starts its queue's worker thread up to a
+        # second after launch, and the first login and connections are made
+        # here. The run then measures flows, not the process's start.
+        warm_up = flow.submit(shop_order("W", 0)).key
+        if flow.wait(warm_up, timeout=60).status is not IntakeStatus.COMPLETED:
+            raise RuntimeError("the warm-up order did not complete")
         control.clear_requests()
         return timed_flows(flow, control, server_pid, args.orders)
     finally:
@@ -429,7 +449,37 @@ def run_sqlite(
     progress(f"naive: {args.naive_orders} orders, one after the other")
     naive = run_naive(root, control, args.naive_orders)
     progress(f"naive: {naive.per_s:.2f} flows/s in {naive.seconds:.2f} s")
-    return figures(args, flows, naive)
+    result = figures(args, flows, naive)
+    if args.processes > 1:
+        result.update(run_sqlite_processes(root, control, server_pid, args, naive))
+    return result
+
+
+def run_sqlite_processes(
+    root: str,
+    control: SimulatorControl,
+    server_pid: int,
+    args: argparse.Namespace,
+    naive: Run,
+) -> dict[str, Any]:
+    """The same orders and total concurrency over ``--processes`` worker
+    processes sharing one SQLite journal: what a machine's cores add."""
+    each = max(1, args.concurrency // args.processes)
+    progress(f"flows: {args.orders} orders on {args.processes} processes x {each}")
+    with tempfile.TemporaryDirectory(prefix="divalto-bench-") as name:
+        url = sqlite_url(Path(name) / "flows.db")
+        run = run_workers(url, root, control, server_pid, args, args.processes, each)
+    progress(f"flows: {run.per_s:.2f} flows/s in {run.seconds:.2f} s")
+    latency = args.latency_ms / 1000
+    limit = args.processes * each / (run.calls_per_order * latency) if latency else 0
+    return {
+        "processes": args.processes,
+        "flows_per_s_processes": round(run.per_s, 3),
+        "ratio_to_limit_processes": round(run.per_s / limit, 3) if limit else None,
+        "speedup_over_naive_processes": round(run.per_s / naive.per_s, 2),
+        "cpu_workers_processes": round(run.cpu_workers, 2),
+        "machine_cpu_processes": round(run.cpu_machine, 2),
+    }
 
 
 @dataclass
@@ -451,7 +501,9 @@ def run_postgres(
             f"concurrency {args.worker_concurrency} each"
         )
         with postgres_database(args.postgres) as url:
-            runs[count] = run_workers(url, root, control, server_pid, args, count)
+            runs[count] = run_workers(
+                url, root, control, server_pid, args, count, args.worker_concurrency
+            )
         progress(
             f"postgres: {runs[count].per_s:.2f} flows/s in {runs[count].seconds:.2f} s"
         )
@@ -508,20 +560,24 @@ def run_workers(
     server_pid: int,
     args: argparse.Namespace,
     count: int,
+    concurrency: int,
 ) -> WorkersRun:
-    """``count`` worker processes on ``url``; submit every order, wait for all."""
-    prefix = f"W{count}-"
+    """``count`` worker processes on ``url``, each running ``concurrency`` flows at
+    most; submit every order, wait for all."""
+    prefix = f"W{count}-{url[:6]}-"
     prepare_journal(url)
     with tempfile.TemporaryDirectory(prefix="divalto-bench-") as name:
         directory = Path(name)
         workers = [
-            spawn_worker(url, root, directory, f"bench-{count}-{n}", args)
+            spawn_worker(url, root, directory, f"bench-{count}-{n}", concurrency)
             for n in range(count)
         ]
         client, store = FlowClient(url), IntakeStore(url)
         try:
             for executor_id, process in workers:
                 await_ready(directory, executor_id, process)
+            # A launched engine starts its queue's worker thread within a second.
+            time.sleep(1.2)
             control.clear_requests()
             pids = [process.pid for _, process in workers]
             return timed_workers(client, store, control, server_pid, pids, args, prefix)
@@ -535,13 +591,13 @@ def run_workers(
 
 
 def spawn_worker(
-    url: str, root: str, directory: Path, executor_id: str, args: argparse.Namespace
+    url: str, root: str, directory: Path, executor_id: str, concurrency: int
 ) -> tuple[str, subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "divalto.cli", "worker"]
     command += [f"--executor-id={executor_id}", f"--database={url}"]
     command += [f"--simulator={root}{SITE_BASE}"]
     command += [f"--acks={directory / f'acks-{executor_id}.jsonl'}"]
-    command += [f"--concurrency={args.worker_concurrency}"]
+    command += [f"--concurrency={concurrency}"]
     out = (directory / f"{executor_id}.out").open("w")
     err = (directory / f"{executor_id}.err").open("w")
     environment = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
