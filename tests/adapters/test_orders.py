@@ -351,3 +351,21 @@ def test_an_order_partly_delivered_cannot_be_cancelled(tenant: Tenant) -> None:
     assert caught.value.errormessage == (
         "order CC00000001 cannot be cancelled: part of it was transferred"
     )
+
+
+def test_lines_of_one_article_and_quantity_are_priced_once(tenant: Tenant) -> None:
+    """The price check asks the ERP once per article, sub-references and quantity."""
+    tenant.control.clear_requests()
+    album = {"ref": "ALB0001", "quantity": "10", "unit_price": "9.31"}
+    lines = [album, {**album}, order()["lines"][1]]
+
+    created = tenant.adapters.orders.create(order(lines=lines))
+
+    asked = [e for e in tenant.control.requests() if "TARIF" in str(e.get("action"))]
+    assert len(asked) == 2
+    assert [(line.ref, line.net_price) for line in created.lines] == [
+        ("ALB0001", Decimal("9.31")),
+        ("ALB0001", Decimal("9.31")),
+        ("BLO0001", Decimal("80.91")),
+        ("PORT", Decimal("7.50")),
+    ]

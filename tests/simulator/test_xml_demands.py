@@ -153,6 +153,19 @@ def test_stock_reflects_seeded_fractional_quantities(wire: Wire) -> None:
     assert stock_lines(rep) == [("PORT", "", "", "2", "7.250", "9.500", "-2.250")]
 
 
+def test_stock_beyond_twenty_eight_digits_is_written_in_full(wire: Wire) -> None:
+    """A stock too large for the default decimal precision is still answered."""
+    huge = "1" + "0" * 27
+    wire.simulator.control.seed(
+        {"STOCK": [{"REF": "PORT", "DEPO": "2", "QTESTK": huge, "QTERES": "0"}]}
+    )
+    rep = ask(wire, "INTERROGER_STOCK", ref="PORT", depot="2")
+
+    assert stock_lines(rep) == [
+        ("PORT", "", "", "2", f"{huge}.000", "0.000", f"{huge}.000")
+    ]
+
+
 @pytest.mark.parametrize(
     ("params", "code", "text"),
     [

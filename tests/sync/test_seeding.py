@@ -107,3 +107,51 @@ def test_inventory_levels_start_the_erp_before_the_orders() -> None:
         {"REF": "MUG01", "DEPO": "2", "QTESTK": "7"},
     ]
     assert [row["DEPO"] for row in records["DEPO"]] == ["1", "2"]
+
+
+def _customer_order(external_id: str, customer: dict[str, str], price: str) -> Item:
+    order = CanonicalOrder(
+        source="shop",
+        external_id=external_id,
+        customer=customer,
+        order={"lines": [{"ref": "MUG01", "quantity": "1", "unit_price": price}]},
+    )
+    return Item(Origin(Path("in.jsonl"), f"order {external_id}"), order, {})
+
+
+def test_customers_and_their_own_prices_are_seeded() -> None:
+    """Each valid customer as its first order states it, with its ERP code; a
+    customer whose price differs from the article's gets its own price row."""
+    alice = {"id": "A", "name": "Alice", "email": "alice@example.com"}
+    items = [
+        _customer_order("1", alice, "8.50"),
+        _customer_order("2", {**alice, "email": "new@example.com"}, "8.50"),
+        _customer_order("3", {"id": "B", "name": "Bob"}, "9.90"),
+        _customer_order("4", {"id": "C", "name": "Carol"}, "8.50"),
+        _customer_order("5", {"id": "D", "name": ""}, "7.00"),
+    ]
+    codes = {"shop:A": "C0000101", "shop:B": "C0000102", "shop:C": "C0000103"}
+
+    records = seed_records(items, Catalogue(), default_mapping(), codes.__getitem__)
+
+    assert records["CLI"] == [
+        {"NOM": "Alice", "EMAIL": "alice@example.com", "REGCOD": "30J",
+         "REFEXT": "shop:A", "TIERS": "C0000101"},
+        {"NOM": "Bob", "REGCOD": "30J", "REFEXT": "shop:B", "TIERS": "C0000102"},
+        {"NOM": "Carol", "REGCOD": "30J", "REFEXT": "shop:C", "TIERS": "C0000103"},
+    ]  # fmt: skip
+    assert [row["PUB"] for row in records["ART"]] == ["8.5"]
+    assert records["TARIF"] == [
+        {"REF": "MUG01", "TIERS": "C0000102", "PRIO": "1", "QTEMIN": "0",
+         "PUB": "9.9"},
+    ]  # fmt: skip
+
+
+def test_without_customer_codes_no_customer_is_seeded() -> None:
+    """Codes the ERP cannot tell beforehand leave the customers to the upsert."""
+    items = [_customer_order("1", {"id": "B", "name": "Bob"}, "9.90")]
+
+    records = seed_records(items, Catalogue(), default_mapping())
+
+    assert "CLI" not in records
+    assert records["TARIF"] == []

@@ -141,6 +141,40 @@ def test_second_run_creates_nothing_and_says_so(
     )
 
 
+def test_seeded_customer_is_found_and_kept_as_the_flows_left_it(
+    tmp_path: Path,
+) -> None:
+    """The customer is seeded as its first order states it: the upsert finds it
+    (no twin, no update) until an order states a new e-mail; a second run does
+    not seed it back."""
+    first = order("5001", "A", ("MUG01", "1", "8.50"))
+    second = order("5002", "A", ("MUG01", "1", "8.50"))
+    second["customer"]["email"] = "a@example.com"
+    source = write_jsonl(tmp_path / "customers.jsonl", first, second)
+    state = tmp_path / "state"
+
+    def customers() -> list[tuple[str, str, int]]:
+        with sqlite3.connect(state / "erp.sqlite3") as db:
+            query = "SELECT TIERS, EMAIL, VERSION FROM CLI WHERE REFEXT = 'shop:A'"
+            return db.execute(query).fetchall()
+
+    code, summary = run_json(source, state)
+
+    assert code == 0
+    assert summary["summary"]["orders"]["completed"] == 2
+    assert report(state)["seeded"]["CLI"] == 1
+    [(tiers, email, version)] = customers()
+    assert (email, version) == ("a@example.com", 2)
+    codes = {item["documents"]["customer"] for item in report(state)["items"]}
+    assert codes == {tiers}
+
+    code, _ = run_json(source, state)
+
+    assert code == 0
+    assert report(state)["seeded"]["CLI"] == 0
+    assert customers() == [(tiers, "a@example.com", 2)]
+
+
 def test_bad_line_is_rejected_and_the_others_go_on(tmp_path: Path) -> None:
     """A line that is not JSON is kept in the report; the good order completes."""
     source = write_jsonl(
@@ -164,19 +198,22 @@ def test_bad_line_is_rejected_and_the_others_go_on(tmp_path: Path) -> None:
 
 
 def test_price_the_erp_cannot_hold_parks_with_its_reason(tmp_path: Path) -> None:
-    """Two prices for one quantity: the ERP keeps the frequent one, the other parks."""
+    """Two prices for one customer and quantity: the ERP keeps the frequent one,
+    the other parks; another customer's own price is seeded for it and agrees."""
     source = write_jsonl(
         tmp_path / "prices.jsonl",
         order("3001", "A", ("MUG01", "1", "8.50")),
-        order("3002", "B", ("MUG01", "1", "8.50")),
-        order("3003", "C", ("MUG01", "1", "9.90")),
+        order("3002", "A", ("MUG01", "1", "8.50")),
+        order("3003", "A", ("MUG01", "1", "9.90")),
+        order("3004", "B", ("MUG01", "1", "9.90")),
+        order("3005", "C", ("MUG01", "1", "8.50")),
     )
     state = tmp_path / "state"
 
     code, summary = run_json(source, state)
 
     assert code == 0
-    assert summary["summary"]["orders"]["completed"] == 2
+    assert summary["summary"]["orders"]["completed"] == 4
     assert summary["summary"]["parked_by_reason"] == {
         "escalated: business/business.price_mismatch at create_order": 1
     }
@@ -189,7 +226,9 @@ def test_price_the_erp_cannot_hold_parks_with_its_reason(tmp_path: Path) -> None
         "divalto flows list --state escalated --database "
         f"sqlite:///{(state / 'journal.sqlite3').resolve()}"
     )
-    assert erp_documents(state)["order"] == 2
+    assert erp_documents(state)["order"] == 4
+    assert report(state)["seeded"]["CLI"] == 3
+    assert report(state)["seeded"]["TARIF"] == 1
 
 
 def test_quantity_breaks_let_the_erp_agree(tmp_path: Path) -> None:
@@ -287,7 +326,7 @@ def test_shopify_files_from_the_shared_data(tmp_path: Path) -> None:
         "order:shopify:1073459966": "completed",
         "order:shopify:1073459972": "completed",
         "order:shopify:1073459975": "completed",
-        "order:shopify:1073459981": "escalated",
+        "order:shopify:1073459981": "completed",
         "order:shopify:1073459983": "completed",
         "refund:shopify:509562969": "completed",
     }

@@ -8,12 +8,13 @@ from typing import Any
 from divalto.adapters._common import Adapter, settled
 from divalto.adapters.errors import FieldConflict, UpdateConflict
 from divalto.errors import DuplicateReference, ReferenceNotFound, VersionConflict
+from divalto.mapping import MappingProfile
 from divalto.models import Address, Customer
 from divalto.recordsql import Record
 from divalto.services import BusinessAction
 from divalto.validation import ShopCustomer, validate_customer
 
-__all__ = ["EDITABLE", "Customers"]
+__all__ = ["EDITABLE", "Customers", "wanted_fields"]
 
 EDITABLE = [
     "name",
@@ -32,6 +33,27 @@ EDITABLE = [
 """Customer fields an update may change (the address parts flattened)."""
 
 _ADDRESS = ("street", "postcode", "city", "country")
+
+
+def wanted_fields(
+    shop: ShopCustomer, mapping: MappingProfile, *, creating: bool
+) -> dict[str, str]:
+    """The fields the shop states; an empty one keeps the ERP's value.
+
+    A customer being created without a payment term gets the mapping's default
+    one. What a creation sends is these fields (the empty ones left out) and
+    the external reference, so a customer loaded beforehand with the same
+    values is found by the upsert with nothing to update.
+    """
+    values = shop.model_dump(include=set(EDITABLE))
+    values.update(shop.address.model_dump())
+    if not values["payment_term"] and creating:
+        values["payment_term"] = mapping.customer_codes.default_payment_term
+    return {
+        name: str(values[name])
+        for name in EDITABLE
+        if values.get(name) or name == "name"
+    }
 
 
 def flat(customer: Customer) -> dict[str, str]:
@@ -163,16 +185,7 @@ class Customers(Adapter):
         return codes.template.format(source=shop.source, id=shop.id)
 
     def _wanted(self, shop: ShopCustomer, current: Customer | None) -> dict[str, str]:
-        """The fields the shop states; an empty one keeps the ERP's value."""
-        values = shop.model_dump(include=set(EDITABLE))
-        values.update(shop.address.model_dump())
-        if not values["payment_term"] and current is None:
-            values["payment_term"] = self.mapping.customer_codes.default_payment_term
-        return {
-            name: str(values[name])
-            for name in EDITABLE
-            if values.get(name) or name == "name"
-        }
+        return wanted_fields(shop, self.mapping, creating=current is None)
 
     def _decoded(self, record: Record) -> Customer:
         def value(attribute: str) -> str:

@@ -238,12 +238,17 @@ class Orders(Transfers):
         mapping says. Returns the ERP's price of each line that states one, by
         line number; raises :class:`PriceMismatch` listing every line off by more
         than the mapping's ``price_tolerance``. The ERP prices at today's date.
+        Lines of the same article, sub-references and quantity are asked once.
         """
-        quotes = {
-            number: self._quote(request.customer, line)
-            for number, line in enumerate(request.lines, start=1)
-            if line.unit_price is not None or _states_terms(line)
-        }
+        asked: dict[tuple[str, str, str, Decimal], PriceQuote] = {}
+        quotes: dict[int, PriceQuote] = {}
+        for number, line in enumerate(request.lines, start=1):
+            if line.unit_price is None and not _states_terms(line):
+                continue
+            same = (line.ref, line.sref1, line.sref2, line.quantity)
+            if same not in asked:
+                asked[same] = self._quote(request.customer, line)
+            quotes[number] = asked[same]
         differences = [
             difference
             for number, line in enumerate(request.lines, start=1)

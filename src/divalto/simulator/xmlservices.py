@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from lxml import etree
@@ -467,7 +467,11 @@ def _price_basis(text: str) -> str:
 def quantity_text(value: Decimal, settings: SimulatorSettings) -> str:
     """A quantity with exactly ``quantity_decimals`` decimals and a point."""
     step = Decimal(1).scaleb(-settings.quantity_decimals)
-    return f"{value.quantize(step, rounding=settings.rounding):f}"
+    # Enough digits for any stored quantity: the default 28 would refuse to
+    # write a stock of 10**26 with its decimals.
+    digits = max(28, value.adjusted() + settings.quantity_decimals + 2)
+    with localcontext(prec=digits):
+        return f"{value.quantize(step, rounding=settings.rounding):f}"
 
 
 def decimal_text(value: Decimal, places: int) -> str:

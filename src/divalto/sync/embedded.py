@@ -94,8 +94,46 @@ class EmbeddedErp:
             if (row["REF"], row.get("SREF1", ""), row.get("SREF2", ""), row["DEPO"])
             not in held
         ]
+        customers = {
+            row["TIERS"]
+            for row in store.read(
+                "SELECT TIERS FROM CLI WHERE DOS = ?", (SIMULATOR_DOSSIER,)
+            )
+        }
+        # A customer already in the ERP keeps what the flows made of it.
+        fresh = [row for row in records.get("CLI", []) if row["TIERS"] not in customers]
         data = {**records, "STOCK": stock, "dossier": SIMULATOR_DOSSIER}
+        if "CLI" in records:
+            data["CLI"] = fresh
         return store.load(data)
+
+    def customer_code(self, reference: str) -> str:
+        """The code of the customer with external reference ``reference``.
+
+        The code it has, else a new one drawn as the ERP numbers the customers
+        it creates (the prefix and the next free number of its counter), for a
+        customer seeded before the flows run.
+        """
+        store = self._store_open()
+        found = store.read(
+            "SELECT TIERS FROM CLI WHERE DOS = ? AND REFEXT = ? "
+            "ORDER BY CLI_ID LIMIT 1",
+            (SIMULATOR_DOSSIER, reference),
+        )
+        if found:
+            return str(found[0]["TIERS"])
+        settings = self._running().tenant.settings
+        prefix, digits = settings.customer_code_prefix, settings.customer_code_digits
+        with store.transaction() as db:
+            while True:
+                number = store.next_number(db, SIMULATOR_DOSSIER, "CLI.TIERS")
+                code = f"{prefix}{number:0{digits}d}"
+                taken = db.execute(
+                    "SELECT 1 FROM CLI WHERE DOS = ? AND TIERS = ?",
+                    (SIMULATOR_DOSSIER, code),
+                ).fetchone()
+                if taken is None:
+                    return code
 
     def documents(self) -> Counter[str]:
         """How many documents the ERP holds, per kind (``order``, ``invoice``...)."""

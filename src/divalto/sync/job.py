@@ -101,7 +101,16 @@ def sync(
         profile = request.profile
         if erp is not None:
             before = dict(erp.documents())
-            seeded = erp.seed(seed_records(read.items, read.catalogue, request.mapping))
+            # A code the ERP numbers can be told before the flows run; a code
+            # the mapping builds from a template is left to the upsert.
+            erp_codes = request.mapping.customer_codes.strategy == "erp"
+            records = seed_records(
+                read.items,
+                read.catalogue,
+                request.mapping,
+                erp.customer_code if erp_codes else None,
+            )
+            seeded = erp.seed(records)
             profile = erp.profile
         assert profile is not None
         options = SyncOptions(

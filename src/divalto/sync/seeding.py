@@ -15,29 +15,48 @@ the flows run, it is given what the input refers to, in the seed shape that
   (their ``DEPO`` rows too);
 - ``TARIF`` quantity breaks where the shop's price depends on the quantity.
 
+- given a way to tell a customer's ERP code (``customer_code``), a ``CLI`` row
+  per customer, as the flow's upsert step would create it from the customer's
+  first order (same fields, same external reference, so that the upsert finds
+  it and has nothing to update), and customer-specific ``TARIF`` rows
+  (``TIERS``, priority :data:`CUSTOMER_PRIORITY`) wherever a customer's own
+  prices differ from the article's.
+
 What cannot be told to the ERP is left to the flow, which parks the order with
 its price-mismatch reason: the ERP checks a price at today's date, so a price
-that changed from one day to the next, or that differs between customers for
-the same quantity, agrees with the ERP only for its most frequent value.
-Customers are not seeded: the flow's upsert step creates them.
+that changed from one day to the next for the same customer and quantity
+agrees with the ERP only for its most frequent value.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from divalto.adapters.customers import wanted_fields
 from divalto.flows.intake import CanonicalOrder
 from divalto.mapping import MappingProfile
+from divalto.simulator.customers import FIELDS as CUSTOMER_COLUMNS
 from divalto.sources.base import Catalogue, Item
+from divalto.validation import PayloadInvalid, ShopCustomer, validate_customer
 
-__all__ = ["STOCK_MARGIN", "PriceSteps", "price_steps", "seed_records"]
+__all__ = [
+    "CUSTOMER_PRIORITY",
+    "STOCK_MARGIN",
+    "PriceSteps",
+    "price_steps",
+    "seed_records",
+]
 
 STOCK_MARGIN = Decimal(100)
 """Added to the quantity ordered, so that every delivery finds its stock."""
+
+CUSTOMER_PRIORITY = 1
+"""``PRIO`` of a customer's own price rows: above the article's quantity breaks,
+which would otherwise win from their larger ``QTEMIN``."""
 
 Article = tuple[str, str, str]
 """An article and its sub-references: ``(ref, sref1, sref2)``."""
@@ -93,21 +112,26 @@ def _most_frequent(prices: Counter[Decimal]) -> Decimal:
 
 
 def seed_records(
-    items: Iterable[Item], catalogue: Catalogue, mapping: MappingProfile
+    items: Iterable[Item],
+    catalogue: Catalogue,
+    mapping: MappingProfile,
+    customer_code: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """The seed records (``ART``, ``SART``, ``DEPO``, ``STOCK``, ``TARIF``).
+    """The seed records (``ART``, ``SART``, ``DEPO``, ``STOCK``, ``TARIF``, ``CLI``).
 
     ``items`` give the ordered lines (quantities, prices, sub-references), the
     first item of each key only (a repeat starts no flow);
     ``catalogue`` the labels, VAT rates and inventory figures the reader saw.
+    ``customer_code`` tells the ERP code of the customer with an external
+    reference (the one it has, or the one it will be created with); without
+    it, customers and their own prices are not seeded.
     """
-    orders = list(_first_of_each_key(items))
-    lines = [
-        line
-        for order in orders
+    orders = [
+        order
+        for order in _first_of_each_key(items)
         if isinstance(order, CanonicalOrder)
-        for line in _lines(order)
     ]
+    lines = [line for order in orders for line in _lines(order)]
     articles = _articles(lines, catalogue)
     prices = _observed_prices(lines, mapping)
     depot = mapping.default_depot
@@ -129,7 +153,93 @@ def seed_records(
         for ref in sorted(prices)
         for minimum, price in _steps(prices[ref]).breaks
     ]
+    if customer_code is not None:
+        customers = _customers(orders, mapping)
+        codes = {reference: customer_code(reference) for reference in customers}
+        records["CLI"] = [
+            {**row, "TIERS": codes[reference]} for reference, row in customers.items()
+        ]
+        records["TARIF"] += _customer_prices(orders, customers, codes, prices, mapping)
     return records
+
+
+def _customers(
+    orders: list[CanonicalOrder], mapping: MappingProfile
+) -> dict[str, dict[str, str]]:
+    """The ``CLI`` row (without its code) of each valid customer, by external
+    reference, with the fields of its first order: what the upsert creates."""
+    rows: dict[str, dict[str, str]] = {}
+    for order in orders:
+        shop = _shop_customer(order, mapping)
+        if shop is None:
+            continue
+        reference = _reference(shop, mapping)
+        if reference in rows:
+            continue
+        fields = wanted_fields(shop, mapping, creating=True)
+        wire = mapping.wire.client
+        row = {
+            CUSTOMER_COLUMNS[wire[name]]: value
+            for name, value in fields.items()
+            if value and wire[name] in CUSTOMER_COLUMNS
+        }
+        rows[reference] = {**row, "REFEXT": reference}
+    return rows
+
+
+def _shop_customer(
+    order: CanonicalOrder, mapping: MappingProfile
+) -> ShopCustomer | None:
+    """The order's customer as the flow checks it; None when it does not pass
+    (the flow parks such an order before the ERP is asked anything)."""
+    try:
+        return validate_customer({**order.customer, "source": order.source}, mapping)
+    except PayloadInvalid:
+        return None
+
+
+def _reference(shop: ShopCustomer, mapping: MappingProfile) -> str:
+    template = mapping.customer_codes.external_reference
+    return template.format(source=shop.source, id=shop.id)
+
+
+def _customer_prices(
+    orders: list[CanonicalOrder],
+    customers: dict[str, dict[str, str]],
+    codes: dict[str, str],
+    prices: dict[str, list[tuple[Decimal, Decimal]]],
+    mapping: MappingProfile,
+) -> list[dict[str, str]]:
+    """``TARIF`` rows of a customer's own prices, where they differ from the
+    article's at a quantity the customer ordered: its base from 0, then its
+    breaks, all at :data:`CUSTOMER_PRIORITY`."""
+    seen: dict[tuple[str, str], list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    for order in orders:
+        shop = _shop_customer(order, mapping)
+        if shop is None or _reference(shop, mapping) not in customers:
+            continue
+        reference = _reference(shop, mapping)
+        for ref, pairs in _observed_prices(list(_lines(order)), mapping).items():
+            seen[(ref, reference)] += pairs
+    rows: list[dict[str, str]] = []
+    for (ref, reference), pairs in sorted(seen.items()):
+        own, general = _steps(pairs), _steps(prices[ref])
+        if all(own.price(quantity) == general.price(quantity) for quantity, _ in pairs):
+            continue
+        steps = list(own.breaks)
+        if not steps or steps[0][0] != 0:
+            steps.insert(0, (Decimal(0), own.base))
+        rows += [
+            {
+                "REF": ref,
+                "TIERS": codes[reference],
+                "PRIO": str(CUSTOMER_PRIORITY),
+                "QTEMIN": _text(minimum),
+                "PUB": _text(price),
+            }
+            for minimum, price in steps
+        ]
+    return rows
 
 
 def _first_of_each_key(items: Iterable[Item]) -> Iterator[Any]:
