@@ -156,7 +156,7 @@ def test_a_blocking_business_error_parks_the_flow_escalated(
         "category": "business",
         "code": "business.price_mismatch",
         "reason": "prices differ from the ERP's: lines[1]: article 'ALB0001' "
-        "costs 11.00 in the shop but 12.50 in the ERP (12.50)",
+        "costs 11.00 in the shop but 12.50 in the ERP",
         "suggested_action": "escalate",
         "retries_exhausted": False,
     }

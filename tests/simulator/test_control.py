@@ -38,6 +38,19 @@ def test_health_answers_ok(divalto_simulator: RunningSimulator, path: str) -> No
     assert response.json() == {"status": "ok"}
 
 
+def test_the_control_root_lists_its_routes(divalto_simulator: RunningSimulator) -> None:
+    """``/_simulator/``, the URL the serve banner prints, answers an index."""
+    response = httpx.get(control_url(divalto_simulator, ""))
+
+    assert response.status_code == 200
+    index = response.json()
+    assert index["simulator"] == "Divalto infinity"
+    assert index["control"]["/_simulator/requests"] == (
+        f"{divalto_simulator.url}/_simulator/requests"
+    )
+    assert len(index["control"]) == 10
+
+
 def test_seed_loads_rows_and_counts_them(divalto_simulator: RunningSimulator) -> None:
     """Seeding returns the rows loaded per table; the rows are then readable."""
     loaded = divalto_simulator.control.seed(EXTRA_CUSTOMERS)

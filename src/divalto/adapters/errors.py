@@ -66,10 +66,11 @@ class PriceDifference:
 
     def __str__(self) -> str:
         rates = " + ".join(f"{rate}%" for rate in self.erp_discounts if rate)
-        terms = f"{self.erp_gross}" + (f" less {rates}" if rates else "")
+        # The ERP's terms are worth stating only when a discount made its price.
+        terms = f" ({self.erp_gross} less {rates})" if rates else ""
         return (
             f"{self.path}: article '{self.ref}' costs {self.shop} in the shop "
-            f"but {self.erp} in the ERP ({terms})"
+            f"but {self.erp} in the ERP{terms}"
         )
 
 

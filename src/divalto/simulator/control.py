@@ -3,6 +3,7 @@
 It is not part of Divalto and shares nothing with its routes. JSON in, JSON out:
 
 ====================================  ===============================================
+``GET  /_simulator/``                 an index of these routes, as full URLs
 ``GET  /_simulator/health``           ``{"status": "ok"}``
 ``GET  /_simulator/faults``           the rules, with their ``matched``/``fired`` counts
 ``POST /_simulator/faults``           add a rule (a :class:`FaultRule`); returns it
@@ -144,12 +145,36 @@ def build_control_app(tenant: Tenant) -> Starlette:
         tenant.reset()
         return JSONResponse({"reset": True})
 
+    async def index(request: Request) -> Response:
+        root = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "simulator": "Divalto infinity",
+                "control": {
+                    path: f"{root}{path}"
+                    for path in (
+                        "/_simulator/health",
+                        "/_simulator/faults",
+                        "/_simulator/requests",
+                        "/_simulator/seed",
+                        "/_simulator/tables/{TABLE}",
+                        "/_simulator/clock/advance",
+                        "/_simulator/tokens/expire",
+                        "/_simulator/webhooks",
+                        "/_simulator/reset",
+                        "/_simulator/openapi.json",
+                    )
+                },
+            }
+        )
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(
             openapi_document(tenant.settings, root_url=str(request.base_url))
         )
 
     routes = [
+        Route("/_simulator/", index, methods=["GET"]),
         Route("/_simulator/health", health),
         Route("/_simulator/faults", list_faults, methods=["GET"]),
         Route("/_simulator/faults", add_fault, methods=["POST"]),
