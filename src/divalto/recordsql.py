@@ -284,15 +284,20 @@ def _records(envelope: Mapping[str, Any], label: str) -> list[Record]:
     rows = envelope.get("records", [])
     if not isinstance(rows, list):
         raise ResponseInvalid(f"'records' of {label} is not a list", action=label)
-    records: list[Record] = []
+    # The usual answer in one pass; the slow loop below only names a bad row.
+    try:
+        records: list[Record] = [row["record"] for row in rows]
+    except (TypeError, KeyError):
+        records = []
+    if len(records) == len(rows) and all(type(record) is dict for record in records):
+        return records
     for index, row in enumerate(rows):
         record = row.get("record") if isinstance(row, dict) else None
         if not isinstance(record, dict):
             raise ResponseInvalid(
                 f"Row {index} of {label} is not {{'record': {{...}}}}", action=label
             )
-        records.append(record)
-    return records
+    return [row["record"] for row in rows]
 
 
 def _page(
