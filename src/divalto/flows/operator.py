@@ -1,4 +1,5 @@
-"""The operator's view of the flows: list, show, replay, cancel, recover, reconcile.
+"""The operator's view of the flows: list, show, correct, replay, cancel, recover,
+reconcile.
 
 An :class:`Operator` joins what the intake knows of an order or a refund (its
 status, ERP documents, why it is parked) with what the engine's journal knows of
@@ -16,25 +17,37 @@ Orders (``order:<source>:<id>``, partitioned by customer) and refunds
 the journal knows which flow each key runs, and a replay puts it back on the
 queue in the partition its intake record names.
 
+A parked flow whose data must be fixed is corrected with :meth:`Operator.correct`
+(the canonical payload :meth:`Operator.show` gives, edited) and replayed.
+
 Every refusal raises :class:`OperatorError` with a message for a person.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+import pydantic
 
 from divalto.adapters import Adapters
 from divalto.errors import ReferenceNotFound
 from divalto.flows.engine import ENDED, FlowClient, FlowInfo, StepRecord
-from divalto.flows.intake import IntakeRecord, IntakeStatus, IntakeStore
+from divalto.flows.intake import (
+    CanonicalOrder,
+    IntakeRecord,
+    IntakeStatus,
+    IntakeStore,
+)
 from divalto.flows.order_to_cash import find_by_reference
 from divalto.flows.refund import CanonicalRefund
 from divalto.models import DocumentKind
 
 __all__ = [
+    "CORRECTABLE",
     "ENGINE_STATES",
     "Difference",
     "FlowDetail",
@@ -54,6 +67,9 @@ ENGINE_STATES = (
     "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
 )
 """The engine states a flow can be listed by."""
+
+CORRECTABLE = (IntakeStatus.TO_RESUME, IntakeStatus.ESCALATED)
+"""The intake statuses of a flow whose data may be corrected: the parked ones."""
 
 _CHECKED_DOCUMENTS = {
     "delivery": DocumentKind.DELIVERY,
@@ -80,13 +96,18 @@ class FlowSummary:
 
 @dataclass(frozen=True)
 class StepView:
-    """One journaled step: short name, when it ran, how long, its error."""
+    """One journaled step: short name, when it ran, how long, its error.
+
+    ``error`` is for a person (``category/code: reason`` when the step parked
+    the flow); ``parking`` is the parking the step raised, as data, if any.
+    """
 
     number: int
     name: str
     started_at: str | None
     duration_ms: int | None
     error: str | None
+    parking: dict[str, Any] | None
     output: Any
 
 
@@ -106,6 +127,9 @@ class FlowDetail:
     created_at: str | None
     updated_at: str | None
     steps: list[StepView]
+    canonical: dict[str, Any] | None
+    """The stored order or refund (corrections included): what
+    :meth:`Operator.correct` takes back, edited."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +206,56 @@ class Operator:
             created_at=None if record is None else record.created_at,
             updated_at=None if record is None else record.updated_at,
             steps=[_step_view(step) for step in steps],
+            canonical=None if record is None else record.canonical,
         )
+
+    def correct(
+        self, key: str, payload: dict[str, Any], replay: bool = False
+    ) -> int | None:
+        """Store ``payload`` as the corrected order or refund of the parked
+        flow ``key``; with ``replay``, run the flow again.
+
+        ``payload`` is the canonical shape :meth:`show` gives (``canonical``).
+        It must name the same item (source and external id) and the same
+        partition (the customer of an order, the order of a refund): a
+        correction fixes an item's data, it does not move it. Only a parked
+        flow (``to_resume`` or ``escalated``) is corrected: a completed one has
+        used its data, a queued or running one may be reading it.
+
+        The replay starts at ``validate``, not at the parked step: the corrected
+        payload is checked again, and the steps between look up what they made
+        before creating anything, so they make no twin. Returns the journal
+        position replayed from (None without ``replay``). Raises OperatorError
+        for an unknown key, a flow not parked, or a payload that is not a
+        canonical item of that key.
+        """
+        record = self.store.get(key)
+        if record is None:
+            raise OperatorError(f"no intake record under {key}: nothing to correct")
+        if record.status not in CORRECTABLE:
+            raise OperatorError(
+                f"flow {key} is {record.status.value}: only a parked flow "
+                "(to_resume or escalated) can be corrected"
+            )
+        item = _canonical(key, record.kind, payload)
+        if item.key != key:
+            raise OperatorError(
+                f"the correction is for {item.key}, not {key}: source and "
+                "external_id must stay as they are"
+            )
+        partition = item.partition
+        if partition != record.partition:
+            raise OperatorError(
+                f"the correction of {key} moves it from partition "
+                f"{record.partition} to {partition}: a correction cannot change "
+                "the customer of an order or the order of a refund"
+            )
+        # IntakeStore.correct checks the key and stores the JSON of any
+        # canonical item; its signature names the order, the first it served.
+        self.store.correct(key, cast(CanonicalOrder, item))
+        if not replay:
+            return None
+        return self.replay(key, "validate")
 
     def replay(self, key: str, from_step: str | None = None) -> int:
         """Run the ended flow ``key`` again from step ``from_step`` (default: the
@@ -289,14 +362,66 @@ def _step_view(step: StepRecord) -> StepView:
     duration = None
     if started is not None and completed is not None:
         duration = completed - started
+    parking = _parking_of(step.error)
     return StepView(
         number=step.number,
         name=_short(step.name),
         started_at=None if started is None else _iso(started),
         duration_ms=duration,
-        error=step.error,
+        error=step.error if parking is None else parking_text(parking),
+        parking=parking,
         output=step.output,
     )
+
+
+def parking_text(parking: dict[str, Any]) -> str:
+    """A parking for a person: ``category/code: reason``, or ``code: reason``
+    when the code already starts with its category (``business.price_mismatch``).
+    """
+    category = str(parking.get("category") or "unknown")
+    code = str(parking.get("code") or "unknown")
+    reason = parking.get("reason") or "(no reason given)"
+    named = code if code.startswith(f"{category}.") else f"{category}/{code}"
+    return f"{named}: {reason}"
+
+
+def _parking_of(error: str | None) -> dict[str, Any] | None:
+    """The parking dict a step raised, from the text the journal keeps of it.
+
+    A step that parks raises ``FlowParked`` with the parking as its only
+    argument, and the journal keeps the exception's text: that dict's repr.
+    Literals only are read back (no code runs); any other error is None.
+    """
+    if error is None or not (error.startswith("{") and error.endswith("}")):
+        return None
+    try:
+        value = ast.literal_eval(error)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, dict) or "reason" not in value:
+        return None
+    return value
+
+
+def _canonical(key: str, kind: str, payload: Any) -> CanonicalOrder | CanonicalRefund:
+    if not isinstance(payload, dict):
+        raise OperatorError(
+            f"the correction of {key} must be a JSON object, not "
+            f"{type(payload).__name__}"
+        )
+    model: type[CanonicalOrder] | type[CanonicalRefund]
+    model = CanonicalRefund if kind == "refund" else CanonicalOrder
+    try:
+        return model.model_validate(payload)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(payload)'}: "
+            f"{error['msg']}"
+            for error in exc.errors()
+        )
+        raise OperatorError(
+            f"the correction of {key} is not a canonical {kind}: {problems}"
+        ) from None
 
 
 def _short(name: str) -> str:
