@@ -74,6 +74,8 @@ class SuggestedAction(StrEnum):
     RETRY = "retry automatically"
     FIX_DATA_THEN_REPLAY = "fix data then replay"
     ESCALATE = "escalate"
+    RETRY_LATER = "retry later"
+    """A transient error outlasted the retries: replay once the ERP is back."""
 
 
 class DivaltoError(Exception):

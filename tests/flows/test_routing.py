@@ -120,7 +120,7 @@ def test_retries_exhausted_park_the_flow_to_resume_and_replay_completes_it(
         "category": "transient",
         "code": "transient.server_unavailable",
         "reason": "the server failed with HTTP 503 (an HTML page)",
-        "suggested_action": "fix data then replay",
+        "suggested_action": "retry later",
         "retries_exhausted": True,
     }
     assert len(calls(flows, STOCK)) == 3 * 2

@@ -59,7 +59,7 @@ def write_jsonl(path: Path, *records: dict[str, Any] | str) -> Path:
 
 
 def run(
-    *args: str, env: dict[str, str] | None = None
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The command in a process of its own, as a user runs it (DBOS is one per
     process, and owns the process's logging)."""
@@ -70,6 +70,7 @@ def run(
         text=True,
         timeout=120,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -85,7 +86,10 @@ def erp_documents(state: Path) -> Counter[str]:
 
 
 def report(state: Path) -> dict[str, Any]:
-    return json.loads((state / "report.json").read_text(encoding="utf-8"))
+    written: dict[str, Any] = json.loads(
+        (state / "report.json").read_text(encoding="utf-8")
+    )
+    return written
 
 
 @pytest.fixture
@@ -222,8 +226,8 @@ def test_price_the_erp_cannot_hold_parks_with_its_reason(tmp_path: Path) -> None
     assert (
         "costs 9.90 in the shop but 8.50 in the ERP" in parked[0]["parking"]["reason"]
     )
-    assert summary["next"][0] == (
-        "divalto flows list --state escalated --database "
+    assert summary["next"][0].endswith(
+        " flows list --state escalated --database "
         f"sqlite:///{(state / 'journal.sqlite3').resolve()}"
     )
     assert erp_documents(state)["order"] == 4
@@ -256,6 +260,7 @@ def test_missing_path_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"Error: {tmp_path / 'nowhere'}: no such file or folder"
     ]
+    assert result.stdout == ""
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="the shared data is not here")
@@ -287,14 +292,14 @@ def test_report_structure(orders_file: Path, tmp_path: Path) -> None:
         [
             "version", "finished_at", "duration_s", "input", "erp", "journal",
             "seeded", "erp_documents", "summary", "items", "rejections",
-            "skipped", "next",
+            "skipped", "changed_after_completion", "next",
         ]
     )  # fmt: skip
     assert written["erp"] == {"mode": "embedded", "state": str(state / "erp.sqlite3")}
     first = written["items"][0]
     assert sorted(first) == sorted(
-        ["key", "kind", "file", "position", "status", "new", "duplicate",
-         "documents", "parking", "error"]
+        ["key", "kind", "file", "position", "status", "new", "prior",
+         "corrected", "changed", "duplicate", "documents", "parking", "error"]
     )  # fmt: skip
     assert (first["key"], first["kind"], first["position"], first["status"]) == (
         "order:shop:1001", "order", "line 1", "completed",
@@ -358,6 +363,7 @@ def test_profile_run_that_stalls_loses_items_and_exits_1(
     )  # fmt: skip
 
     assert result.returncode == 1
+    assert result.stderr == ""
     written = report(state)
     assert written["erp"] == {"mode": "profile", "profile": "sim"}
     assert written["seeded"] is None

@@ -4,8 +4,10 @@ A progress bar while the flows run, then a summary table, the report's path and
 the command that lists what was parked; ``--json`` prints the summary as JSON
 instead. Exit code 0 when every item ended completed, parked or rejected (with
 its reason in the report), 1 when an item was lost (its flow failed or did not
-end in time), 2 when the run cannot start (a bad path, a bad profile, a busy
-state directory), with one line on standard error.
+end in time), 2 when the run cannot start (a bad path, a bad profile, a login
+refused, a busy state directory), with one line on standard error; 130 or 143
+when SIGINT or SIGTERM stopped it (the partial report is written, and the same
+command resumes it).
 """
 
 from __future__ import annotations
@@ -131,6 +133,13 @@ def sync(
         typer.echo(json.dumps(_json_summary(result), indent=2, ensure_ascii=False))
     else:
         _print_summary(result, console)
+    unfinished = result.report["summary"]["unfinished"]
+    if result.outcome.interrupted is not None:
+        typer.echo(
+            f"interrupted: {unfinished} items not finished; "
+            "run the same command again to resume",
+            err=True,
+        )
     raise typer.Exit(result.exit_code)
 
 
@@ -174,6 +183,12 @@ def _with_progress(request: SyncRequest, console: Console) -> SyncResult:
     )
     task = progress.add_task("Reading", total=None)
 
+    started: list[bool] = []
+
+    def on_start() -> None:
+        progress.start()
+        started.append(True)
+
     def on_read(read: ReadResult) -> None:
         orders = sum(item.key.startswith("order:") for item in read.items)
         console.print(
@@ -187,8 +202,15 @@ def _with_progress(request: SyncRequest, console: Console) -> SyncResult:
     def on_progress(ended: int, total: int) -> None:
         progress.update(task, completed=ended, total=total)
 
-    with progress:
-        return run_sync(request, on_read=on_read, on_progress=on_progress)
+    # The bar shows once the run may go on: a bad path or a busy state
+    # directory is told alone.
+    try:
+        return run_sync(
+            request, on_start=on_start, on_read=on_read, on_progress=on_progress
+        )
+    finally:
+        if started:
+            progress.stop()
 
 
 def _json_summary(result: SyncResult) -> dict[str, Any]:
@@ -236,15 +258,39 @@ def _print_summary(result: SyncResult, console: Console) -> None:
         console.print(reasons)
     made = summary["new_documents"]
     kinds = ", ".join(f"{kind} {count}" for kind, count in made.items())
-    for line in (
+    read = summary["orders"]["read"] + summary["refunds"]["read"]
+    lines = []
+    if read == 0:
+        lines.append(f"no order or refund found in {result.report['input']['path']}")
+    lines += [
         f"rejected by the reader: {summary['rejected']}",
         f"files skipped: {summary['skipped_files']}",
         f"already done: {summary['already_done']}",
+    ]
+    for label, key in (
+        ("resumed", "resumed"),
+        ("corrected and replayed", "corrected"),
+        ("changed after completion (left as done)", "changed_after_completion"),
+    ):
+        if summary[key]:
+            lines.append(f"{label}: {summary[key]}")
+    for key in result.report["changed_after_completion"]:
+        lines.append(f"  changed: {key}")
+    lines += [
         f"new documents: {summary['new_documents_total']}"
         + (f" ({kinds})" if kinds else ""),
         f"lost: {summary['lost']}",
-        f"report: {result.report_path}",
-    ):
-        console.print(line, markup=False)
+    ]
+    if summary["orders"]["repeats"] or summary["refunds"]["repeats"]:
+        lines.append(
+            "repeats: items whose key was read before in the same input; "
+            "they run once, as the first"
+        )
+    lines.append(
+        f"report: {result.report_path} (every item; rejected items and skipped "
+        "files with their reasons)"
+    )
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
     for command in result.report["next"]:
         console.print(f"next: {command}", markup=False, soft_wrap=True)

@@ -336,7 +336,7 @@ def _parking(
     name: str, exc: DivaltoError, *, exhausted: bool = False
 ) -> dict[str, Any]:
     state = _parked_state(exc, exhausted=exhausted)
-    action = SuggestedAction.FIX_DATA_THEN_REPLAY if exhausted else exc.suggested_action
+    action = _suggested_action(exc, exhausted=exhausted)
     return {
         "state": state.value,
         "step": name,
@@ -346,6 +346,20 @@ def _parking(
         "suggested_action": action.value,
         "retries_exhausted": exhausted,
     }
+
+
+def _suggested_action(exc: DivaltoError, *, exhausted: bool) -> SuggestedAction:
+    """What to do of a parked flow: a transient cause is waited out, not fixed.
+
+    Retries exhausted on a transient error (the ERP down or overloaded) say
+    ``retry later``: replay once the ERP answers again, nothing to correct.
+    Any other error that used up its retries says ``fix data then replay``.
+    """
+    if exhausted and exc.category is Category.TRANSIENT:
+        return SuggestedAction.RETRY_LATER
+    if exhausted:
+        return SuggestedAction.FIX_DATA_THEN_REPLAY
+    return exc.suggested_action
 
 
 def _parked_state(exc: DivaltoError, *, exhausted: bool) -> IntakeStatus:

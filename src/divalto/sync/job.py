@@ -5,18 +5,28 @@ picks the ERP (a profile's tenant, or the embedded simulator seeded for the
 input), runs every item through its flow (:class:`~divalto.sync.run.SyncRun`)
 and writes the report. The state directory holds what must outlive a run: the
 journal, the embedded ERP's state, the acknowledgements and the last report.
-One run at a time may use a state directory: a second one is refused.
+One run at a time may use a state directory: a second one is refused before
+anything is read. Against a profile's ERP, the login is checked first: a
+rejected password or an ERP out of reach stops the run before it reads.
+
+SIGINT and SIGTERM (when :func:`sync` runs in the main thread) stop the run
+cleanly: nothing more is submitted, the engine is shut down, the partial report
+is written, and :attr:`SyncResult.exit_code` is 130 or 143.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from divalto.client import Divalto
+from divalto.errors import DivaltoError
 from divalto.mapping import MappingProfile
 from divalto.settings import Profile
 from divalto.sources.base import ReadResult
@@ -75,27 +85,100 @@ class SyncResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every item ended completed, parked or rejected; 1 if one was lost."""
+        """0 when every item ended completed, parked or rejected; 1 if one was
+        lost; 128 + the signal's number (130 for SIGINT, 143 for SIGTERM) when a
+        signal stopped the run."""
+        if self.outcome.interrupted is not None:
+            return 128 + int(signal.Signals[self.outcome.interrupted])
         return 1 if self.outcome.lost else 0
 
 
 def sync(
     request: SyncRequest,
     *,
+    on_start: Callable[[], None] = lambda: None,
     on_read: Callable[[ReadResult], None] = lambda read: None,
     on_progress: Callable[[int, int], None] = lambda ended, total: None,
     reader: Callable[..., ReadResult] | None = None,
 ) -> SyncResult:
     """Run the sync job; raises :class:`SyncError` when it cannot start.
 
+    ``on_start`` is called once the run may go on (the path exists, the state
+    directory is locked, the login works), before anything is read.
     ``reader`` replaces :func:`divalto.sources.read` (same signature).
     """
     if not request.path.exists():
         raise SyncError(f"{request.path}: no such file or folder")
+    request.state_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(request.state_dir):
+        if request.profile is not None:
+            check_login(request.profile)
+        on_start()
+        with _stopped_by_signals() as stop:
+            result = _run(request, stop, on_read, on_progress, reader)
+        write_report(result.report, request.report_path)
+    return result
+
+
+def check_login(profile: Profile) -> None:
+    """Log in once with ``profile``; raises :class:`SyncError` when refused.
+
+    The message names the profile, the user and why (never the password).
+    """
+    try:
+        with Divalto(profile) as client:
+            client.tokens.token()
+    except DivaltoError as exc:
+        raise SyncError(
+            f"profile {profile.name}: cannot log in as user {profile.user}: "
+            f"{exc.message}"
+        ) from exc
+
+
+class _Stop(threading.Event):
+    """Set by SIGINT or SIGTERM; ``signal`` names the first one received."""
+
+    signal: str | None = None
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[_Stop]:
+    """A stop event that SIGINT and SIGTERM set while the block runs.
+
+    Outside the main thread (where Python delivers signals) the event is only
+    set by its owner.
+    """
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handle(number: int, frame: object) -> None:
+        if stop.signal is None:
+            stop.signal = signal.Signals(number).name
+        stop.set()
+
+    previous = {
+        number: signal.signal(number, handle)
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _run(
+    request: SyncRequest,
+    stop: _Stop,
+    on_read: Callable[[ReadResult], None],
+    on_progress: Callable[[int, int], None],
+    reader: Callable[..., ReadResult] | None,
+) -> SyncResult:
     read = _read(request, reader)
     on_read(read)
-    request.state_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(request.state_dir), _erp(request) as erp:
+    with _erp(request) as erp:
         seeded: dict[str, int] | None = None
         before: dict[str, int] | None = None
         profile = request.profile
@@ -119,7 +202,9 @@ def sync(
             concurrency=request.concurrency,
             deadline=request.deadline,
         )
-        outcome = SyncRun(options, profile, request.mapping, on_progress).run(read)
+        run = SyncRun(options, profile, request.mapping, on_progress)
+        outcome = run.run(read, stop)
+        outcome.interrupted = stop.signal
         documents = None
         if erp is not None and before is not None:
             documents = {"before": before, "after": dict(erp.documents())}
@@ -133,7 +218,6 @@ def sync(
             seeded=seeded,
             erp_documents=documents,
         )
-    write_report(report, request.report_path)
     return SyncResult(read, outcome, report, request.report_path)
 
 

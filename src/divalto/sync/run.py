@@ -9,19 +9,29 @@ or until none has ended for ``deadline`` seconds, and returns a
 :class:`SyncOutcome`.
 
 Submissions are idempotent: an item whose key the journal holds already starts
-nothing and is counted as already known; one left unfinished by an interrupted
-run is taken up again (the engine recovers the flows of its executor at launch)
-and waited for like a new one.
+nothing. What the journal said of each key before the run is kept on its
+outcome (``prior``): an item that had ended is *already done*; one an
+interrupted run left unfinished is *resumed* (the engine recovers the flows of
+its executor at launch) and waited for like a new one. A parked item whose input
+now reads differently is *corrected*: the new payload is stored and its flow
+replayed; a completed item whose input changed is only told (*changed*).
+
+A run stops early when ``stop`` (a :class:`threading.Event`) is set, as the
+command does on SIGINT or SIGTERM: it submits nothing more, stops waiting, and
+the items not ended are reported unfinished (they resume on the next run).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -94,14 +104,21 @@ class ItemOutcome:
     """What became of one item: its status, its ERP documents, why it is parked.
 
     ``new`` is false for an item the journal knew before this run (its flow was
-    not started again); ``status`` is an intake status, :data:`FAILED` or
-    :data:`UNFINISHED`; ``error`` is the engine's error of a failed flow.
+    not started again); ``prior`` is the intake status the journal had for it
+    before this run (None: unknown); ``corrected`` says that its flow was parked
+    and replayed on the payload read now, which differed; ``changed`` that it had
+    completed on a payload that differs from the one read now (left as it is).
+    ``status`` is an intake status, :data:`FAILED` or :data:`UNFINISHED`;
+    ``error`` is the engine's error of a failed flow.
     """
 
     item: Item
     status: str = IntakeStatus.RECEIVED.value
     new: bool = True
     duplicate: bool = False
+    prior: str | None = None
+    corrected: bool = False
+    changed: bool = False
     documents: dict[str, str] = field(default_factory=dict)
     parking: dict[str, Any] | None = None
     error: str | None = None
@@ -127,6 +144,23 @@ class ItemOutcome:
         """Whether the item ended neither completed, parked nor cancelled."""
         return self.status not in ENDED_STATUSES
 
+    @property
+    def already_done(self) -> bool:
+        """Whether its flow had ended before this run on the payload read now
+        (not replayed, not changed since)."""
+        return self.prior in ENDED_STATUSES and not (self.corrected or self.changed)
+
+    @property
+    def resumed(self) -> bool:
+        """Whether an interrupted run had left its flow unfinished."""
+        return self.prior is not None and self.prior not in ENDED_STATUSES
+
+    @property
+    def ran(self) -> bool:
+        """Whether its flow ran in this run: new, resumed or corrected."""
+        ended = self.prior in ENDED_STATUSES
+        return not self.duplicate and (not ended or self.corrected)
+
 
 @dataclass
 class SyncOutcome:
@@ -134,17 +168,29 @@ class SyncOutcome:
 
     outcomes: list[ItemOutcome]
     duration_s: float
+    interrupted: str | None = None
+    """The signal's name (``SIGINT``, ``SIGTERM``) when one stopped the run."""
 
     @property
     def lost(self) -> list[ItemOutcome]:
         """The items lost (a repeat of a key is told once, by its first item)."""
         return [o for o in self.outcomes if o.lost and not o.duplicate]
 
+    @property
+    def unfinished(self) -> list[ItemOutcome]:
+        """The items whose flow had not ended when the run stopped waiting."""
+        return [o for o in self.lost if o.status == UNFINISHED]
+
     def new_documents(self) -> Counter[str]:
-        """ERP documents made for the items first submitted in this run, per kind."""
+        """ERP documents of the items whose flow ran in this run, per kind.
+
+        An estimate from the journal, for an ERP whose documents cannot be
+        counted: a resumed item's documents may have been made by the run
+        it resumes. The embedded ERP's own counts replace it in the report.
+        """
         made: Counter[str] = Counter()
         for outcome in self.outcomes:
-            if outcome.new and not outcome.duplicate:
+            if outcome.ran:
                 made.update(kind for kind in outcome.documents if outcome.made(kind))
         return made
 
@@ -169,8 +215,15 @@ class SyncRun:
         self.mapping = mapping
         self.on_progress = on_progress
 
-    def run(self, result: ReadResult) -> SyncOutcome:
-        """Submit every item of ``result``, wait for them, and tell each outcome."""
+    def run(
+        self, result: ReadResult, stop: threading.Event | None = None
+    ) -> SyncOutcome:
+        """Submit every item of ``result``, wait for them, and tell each outcome.
+
+        When ``stop`` is set, no more items are submitted and the waiting ends:
+        the items not ended are told :data:`UNFINISHED`.
+        """
+        stop = stop or threading.Event()
         started = time.monotonic()
         orders = [i for i in result.items if isinstance(i.canonical, CanonicalOrder)]
         refunds = [
@@ -180,13 +233,19 @@ class SyncRun:
         total = len(result.items)
         self.options.journal.parent.mkdir(parents=True, exist_ok=True)
         prepare_journal(self.options.database_url)
-        with _Flows(self.options, self.profile, self.mapping) as flows:
+        flows = _Flows(self.options, self.profile, self.mapping)
+        # Before the launch: the engine then takes up the flows an interrupted
+        # run left, and one may end before this run looks.
+        known = flows.statuses.snapshot()
+        with flows:
             ended = 0
             for phase in (orders, refunds):
                 ended += flows.run_phase(
                     [outcomes[id(item)] for item in phase],
+                    known,
                     _offset(self.on_progress, ended, total),
                     self.options.deadline,
+                    stop,
                 )
         ordered = [outcomes[id(item)] for item in [*orders, *refunds]]
         return SyncOutcome(ordered, time.monotonic() - started)
@@ -230,42 +289,88 @@ class _Flows:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        # The engine first, so that no flow starts a step on a closed client or
+        # store; the flows it leaves running fail on those afterwards and are
+        # taken up by the next run: their complaints (the engine's logger, the
+        # background threads) are noise by then.
+        logging.getLogger("dbos").setLevel(logging.CRITICAL)
+        threading.excepthook = _quiet
         self.engine.shutdown()
+        self.erp.close()
         self.statuses.close()
         self.store.close()
-        self.erp.close()
 
     def run_phase(
         self,
         outcomes: list[ItemOutcome],
+        known: dict[str, _Known],
         on_progress: Callable[[int], None],
         deadline: float,
+        stop: threading.Event,
     ) -> int:
-        """Submit the items, wait for their flows to end; how many ended."""
-        known = self.statuses.read()
+        """Submit the items, wait for their flows to end; how many ended.
+
+        ``known`` is what the journal held before the run, per key.
+        """
         seen: set[str] = set()
         for outcome in outcomes:
-            outcome.new = outcome.key not in known
+            before = known.get(outcome.key)
+            outcome.prior = None if before is None else before.status
+            outcome.new = before is None
             outcome.duplicate = outcome.key in seen
             seen.add(outcome.key)
-            if not outcome.duplicate:
+            if outcome.duplicate or stop.is_set():
+                continue
+            if before is not None and before.status in ENDED_STATUSES:
+                self._compare(outcome, before)
+            else:
                 self._submit(outcome.item)
-        self._wait(outcomes, on_progress, deadline)
+        self._wait(outcomes, on_progress, deadline, stop)
         for outcome in outcomes:
             self._settle(outcome)
         return sum(not outcome.lost for outcome in outcomes)
 
+    def _flow(self, item: Item) -> OrderToCash | RefundToCreditNote:
+        if isinstance(item.canonical, CanonicalOrder):
+            return self.orders
+        return self.refunds
+
     def _submit(self, item: Item) -> None:
-        flow = (
-            self.orders if isinstance(item.canonical, CanonicalOrder) else self.refunds
+        self._flow(item).intake.submit(item.canonical, raw=item.raw)
+
+    def _compare(self, outcome: ItemOutcome, before: _Known) -> None:
+        """An ended item read again: replay a parked one on its new payload.
+
+        A parked item (``to_resume``, ``escalated``) whose payload differs from
+        the stored one, for the same customer (or order, for a refund), gets
+        the new payload as its correction and its flow replayed from
+        ``validate``, so that the correction is checked again (the later steps
+        look up what they made before making anything). A completed or
+        cancelled item is left as it is, and a changed one is told.
+        """
+        item = outcome.item
+        payload = json.loads(item.canonical.model_dump_json())
+        if payload == before.canonical:
+            return
+        parked = before.status in (
+            IntakeStatus.TO_RESUME.value,
+            IntakeStatus.ESCALATED.value,
         )
-        flow.intake.submit(item.canonical, raw=item.raw)
+        if not parked or item.canonical.partition != before.partition:
+            outcome.changed = True
+            return
+        # IntakeStore.correct stores the JSON of any canonical item under its
+        # own key; its signature names the order, the first it served.
+        self.store.correct(outcome.key, cast(CanonicalOrder, item.canonical))
+        self._flow(item).replay(outcome.key, "validate")
+        outcome.corrected = True
 
     def _wait(
         self,
         outcomes: list[ItemOutcome],
         on_progress: Callable[[int], None],
         deadline: float,
+        stop: threading.Event,
     ) -> None:
         keys = {outcome.key for outcome in outcomes}
         failed: dict[str, str] = {}
@@ -283,7 +388,8 @@ class _Flows:
                 on_progress(done)
             if ended | set(failed) >= keys or time.monotonic() - changed > deadline:
                 break
-            time.sleep(_POLL_SECONDS)
+            if stop.wait(_POLL_SECONDS):
+                break
         for outcome in outcomes:
             outcome.error = failed.get(outcome.key)
 
@@ -312,6 +418,19 @@ class _Flows:
             outcome.status = UNFINISHED
 
 
+def _quiet(args: threading.ExceptHookArgs) -> None:
+    """Say nothing of a background thread's error: the run is shutting down."""
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the journal held of a key: its status, partition and payload."""
+
+    status: str
+    partition: str
+    canonical: Any
+
+
 class _StatusReader:
     """Reads the intake's statuses in one query (the table is ``divalto_intake``,
     documented in ``docs/flows.md``), cheaper than loading every record."""
@@ -323,6 +442,17 @@ class _StatusReader:
         with self._engine.connect() as connection:
             rows = connection.execute(sa.text("SELECT key, status FROM divalto_intake"))
             return {row[0]: row[1] for row in rows}
+
+    def snapshot(self) -> dict[str, _Known]:
+        """Every key's status, partition and canonical payload."""
+        query = sa.text(
+            "SELECT key, status, partition_key, canonical FROM divalto_intake"
+        )
+        with self._engine.connect() as connection:
+            return {
+                row[0]: _Known(row[1], row[2], json.loads(row[3]))
+                for row in connection.execute(query)
+            }
 
     def close(self) -> None:
         self._engine.dispose()
