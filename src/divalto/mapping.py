@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from divalto.errors import ProfileInvalid
 from divalto.models import DocumentKind, DocumentState
+from divalto.settings import ServiceActions
 
 __all__ = [
     "REQUIRED",
@@ -126,18 +127,8 @@ class RecordSqlMap(_Strict):
         return self.fields[attribute]
 
 
-class ActionMap(_Strict):
-    """Service action codes and business action names (a ``services.ActionNames``)."""
-
-    xml_service: str = "SYNCHRO_INFINITY_AGILEO"
-    json_service: str = "WEB_SERVICE_INFINITY"
-    create_document: str = "integration_piece"
-    create_customer: str = "creation_client"
-    update_customer: str = "modification_client"
-    transfer_document: str = "transfert_piece"
-    stock_movement: str = "mouvement_stock"
-    document_state: str = "etat_piece"
-    cancel_document: str = "annulation_piece"
+class ActionMap(ServiceActions):
+    """Service action codes and business action names, as a profile's are."""
 
 
 class Articles(_Strict):

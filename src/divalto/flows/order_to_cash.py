@@ -252,14 +252,25 @@ def order_to_cash(key: str) -> dict[str, Any]:
 @step(f"{FLOW_NAME}.park")
 def park(key: str, parking: dict[str, Any]) -> dict[str, Any]:
     """Record in the intake that the flow of ``key`` is parked, and why."""
-    _installed().store.set_status(key, IntakeStatus(parking["state"]), parking)
-    return parking
+    return mark_parked(_installed().store, key, parking)
 
 
 @step(f"{FLOW_NAME}.complete")
 def complete(key: str) -> dict[str, Any]:
     """Record in the intake that the flow of ``key`` completed."""
-    store = _installed().store
+    return mark_completed(_installed().store, key)
+
+
+def mark_parked(
+    store: IntakeStore, key: str, parking: dict[str, Any]
+) -> dict[str, Any]:
+    """Set ``key`` parked in ``parking["state"]`` with its reason; the outcome."""
+    store.set_status(key, IntakeStatus(parking["state"]), parking)
+    return parking
+
+
+def mark_completed(store: IntakeStore, key: str) -> dict[str, Any]:
+    """Set ``key`` completed; the outcome: its state and its ERP documents."""
     store.set_status(key, IntakeStatus.COMPLETED)
     return {"state": IntakeStatus.COMPLETED.value, **store.require(key).documents}
 

@@ -49,6 +49,8 @@ from divalto.flows.order_to_cash import (
     FlowParked,
     attempt_step,
     find_by_reference,
+    mark_completed,
+    mark_parked,
 )
 from divalto.mapping import MappingProfile
 from divalto.models import CreditNote, Document, DocumentKind, Invoice
@@ -325,16 +327,13 @@ def refund_to_credit_note(key: str) -> dict[str, Any]:
 @step(f"{FLOW_NAME}.park")
 def park(key: str, parking: dict[str, Any]) -> dict[str, Any]:
     """Record in the intake that the refund ``key`` is parked, and why."""
-    _installed().store.set_status(key, IntakeStatus(parking["state"]), parking)
-    return parking
+    return mark_parked(_installed().store, key, parking)
 
 
 @step(f"{FLOW_NAME}.complete")
 def complete(key: str) -> dict[str, Any]:
     """Record in the intake that the refund ``key`` completed."""
-    store = _installed().store
-    store.set_status(key, IntakeStatus.COMPLETED)
-    return {"state": IntakeStatus.COMPLETED.value, **store.require(key).documents}
+    return mark_completed(_installed().store, key)
 
 
 def _attempts(
