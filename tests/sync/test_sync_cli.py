@@ -299,7 +299,8 @@ def test_report_structure(orders_file: Path, tmp_path: Path) -> None:
     first = written["items"][0]
     assert sorted(first) == sorted(
         ["key", "kind", "file", "position", "status", "new", "prior",
-         "corrected", "changed", "duplicate", "documents", "parking", "error"]
+         "corrected", "retried", "changed", "duplicate", "documents", "parking",
+         "error"]
     )  # fmt: skip
     assert (first["key"], first["kind"], first["position"], first["status"]) == (
         "order:shop:1001", "order", "line 1", "completed",

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from divalto.sync.report import program_name
-from tests.sync.test_sync_cli import erp_documents, order, report, run, write_jsonl
+from tests.sync.test_sync_cli import (
+    erp_documents,
+    order,
+    refund,
+    report,
+    run,
+    write_jsonl,
+)
 
 
 def intake_statuses(state: Path) -> dict[str, str]:
@@ -310,3 +317,43 @@ def test_program_name_is_the_path_unless_the_shell_finds_it(tmp_path: Path) -> N
     assert program_name(str(script), tmp_path, found) == "divalto"
     assert program_name(str(script), tmp_path, missing) == ".venv/bin/divalto"
     assert program_name(str(script), other, missing) == str(script)
+
+
+def test_refund_waiting_for_its_order_is_replayed_once_the_order_is_done(
+    tmp_path: Path,
+) -> None:
+    """A refund read before its order parks until the order is invoiced; the run
+    that completes the order (same files, the order added) replays the refund by
+    itself, and the ERP gets one credit note."""
+    state, inputs = tmp_path / "state", tmp_path / "in"
+    inputs.mkdir()
+    refunds = write_jsonl(
+        inputs / "b-refunds.jsonl", refund("R-9", "9001", "MUG01", "1")
+    )
+    first = run(str(inputs), "--state-dir", str(state), "--json")
+
+    assert first.returncode == 0, first.stderr
+    items = {item["key"]: item for item in report(state)["items"]}
+    parking = items["refund:shop:R-9"]["parking"]
+    assert (parking["code"], parking["step"]) == (
+        "refund.order_not_invoiced",
+        "find_invoice",
+    )
+
+    write_jsonl(inputs / "a-orders.jsonl", order("9001", "A", ("MUG01", "2", "8.50")))
+    second = run(str(inputs), "--state-dir", str(state))
+
+    assert second.returncode == 0, second.stderr
+    assert "refunds replayed now that their order is invoiced: 1" in second.stdout
+    written = report(state)
+    items = {item["key"]: item for item in written["items"]}
+    assert items["refund:shop:R-9"]["status"] == "completed"
+    assert items["refund:shop:R-9"]["retried"] is True
+    assert written["summary"]["retried"] == 1
+    assert written["summary"]["new_documents"] == {
+        "credit_note": 1, "delivery": 1, "invoice": 1, "order": 1,
+    }  # fmt: skip
+    assert refunds.exists()
+    third = run(str(inputs), "--state-dir", str(state))
+    assert "already done: 2" in third.stdout
+    assert "new documents: 0" in third.stdout

@@ -270,6 +270,7 @@ def _print_summary(result: SyncResult, console: Console) -> None:
     for label, key in (
         ("resumed", "resumed"),
         ("corrected and replayed", "corrected"),
+        ("refunds replayed now that their order is invoiced", "retried"),
         ("changed after completion (left as done)", "changed_after_completion"),
     ):
         if summary[key]:

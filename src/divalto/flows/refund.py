@@ -58,6 +58,7 @@ from divalto.services import BusinessAction
 from divalto.validation import PayloadInvalid, Problem
 
 __all__ = [
+    "ORDER_NOT_INVOICED",
     "REFUND_STEPS",
     "CanonicalRefund",
     "RefundLine",
@@ -71,6 +72,10 @@ REFUND_STEPS = ("validate", "find_invoice", "create_credit_note", "acknowledge")
 """The steps of the refund flow, in the order they run."""
 
 FLOW_NAME = "divalto.refund_to_credit_note"
+
+ORDER_NOT_INVOICED = "refund.order_not_invoiced"
+"""The parking code of a refund whose order has no invoice yet: a replay from
+``find_invoice`` completes it once the order is invoiced."""
 
 R = TypeVar("R")
 
@@ -389,7 +394,7 @@ def _not_invoiced(
         "state": IntakeStatus.TO_RESUME.value,
         "step": "find_invoice",
         "category": "business",
-        "code": "refund.order_not_invoiced",
+        "code": ORDER_NOT_INVOICED,
         "reason": (
             f"order {refund.order_key} has no invoice yet: it {where}, and the "
             f"ERP has no invoice with your reference '{refund.order_id}'"

@@ -40,7 +40,11 @@ from divalto.client import Divalto
 from divalto.flows.engine import EngineConfig, FlowEngine, prepare_journal, sqlite_url
 from divalto.flows.intake import CanonicalOrder, IntakeStatus, IntakeStore
 from divalto.flows.order_to_cash import FileSink, Fulfilment, OrderToCash
-from divalto.flows.refund import RefundToCreditNote
+from divalto.flows.refund import (
+    ORDER_NOT_INVOICED,
+    CanonicalRefund,
+    RefundToCreditNote,
+)
 from divalto.mapping import MappingProfile
 from divalto.settings import Profile
 from divalto.sources.base import Item, ReadResult
@@ -106,7 +110,9 @@ class ItemOutcome:
     ``new`` is false for an item the journal knew before this run (its flow was
     not started again); ``prior`` is the intake status the journal had for it
     before this run (None: unknown); ``corrected`` says that its flow was parked
-    and replayed on the payload read now, which differed; ``changed`` that it had
+    and replayed on the payload read now, which differed; ``retried`` that it is
+    a refund parked until its order was invoiced, replayed now that the order
+    has completed; ``changed`` that it had
     completed on a payload that differs from the one read now (left as it is).
     ``status`` is an intake status, :data:`FAILED` or :data:`UNFINISHED`;
     ``error`` is the engine's error of a failed flow.
@@ -118,6 +124,7 @@ class ItemOutcome:
     duplicate: bool = False
     prior: str | None = None
     corrected: bool = False
+    retried: bool = False
     changed: bool = False
     documents: dict[str, str] = field(default_factory=dict)
     parking: dict[str, Any] | None = None
@@ -148,7 +155,8 @@ class ItemOutcome:
     def already_done(self) -> bool:
         """Whether its flow had ended before this run on the payload read now
         (not replayed, not changed since)."""
-        return self.prior in ENDED_STATUSES and not (self.corrected or self.changed)
+        replayed = self.corrected or self.retried
+        return self.prior in ENDED_STATUSES and not (replayed or self.changed)
 
     @property
     def resumed(self) -> bool:
@@ -157,9 +165,10 @@ class ItemOutcome:
 
     @property
     def ran(self) -> bool:
-        """Whether its flow ran in this run: new, resumed or corrected."""
+        """Whether its flow ran in this run: new, resumed, corrected or retried."""
         ended = self.prior in ENDED_STATUSES
-        return not self.duplicate and (not ended or self.corrected)
+        replayed = self.corrected or self.retried
+        return not self.duplicate and (not ended or replayed)
 
 
 @dataclass
@@ -351,6 +360,9 @@ class _Flows:
         item = outcome.item
         payload = json.loads(item.canonical.model_dump_json())
         if payload == before.canonical:
+            if self._order_now_invoiced(item, before):
+                self.refunds.replay(outcome.key, "find_invoice")
+                outcome.retried = True
             return
         parked = before.status in (
             IntakeStatus.TO_RESUME.value,
@@ -364,6 +376,21 @@ class _Flows:
         self.store.correct(outcome.key, cast(CanonicalOrder, item.canonical))
         self._flow(item).replay(outcome.key, "validate")
         outcome.corrected = True
+
+    def _order_now_invoiced(self, item: Item, before: _Known) -> bool:
+        """Whether ``item`` is a refund parked because its order had no invoice
+        yet, and that order has completed since (in this run or an earlier one).
+        """
+        canonical = item.canonical
+        if not isinstance(canonical, CanonicalRefund):
+            return False
+        if before.status != IntakeStatus.TO_RESUME.value:
+            return False
+        parking = self.store.require(item.key).parking or {}
+        if parking.get("code") != ORDER_NOT_INVOICED:
+            return False
+        order = self.store.get(canonical.order_key)
+        return order is not None and order.status is IntakeStatus.COMPLETED
 
     def _wait(
         self,
