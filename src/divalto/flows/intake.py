@@ -199,6 +199,13 @@ class IntakeStore:
         with self._engine.connect() as connection:
             return [_record(row._mapping) for row in connection.execute(query)]
 
+    def statuses(self) -> dict[str, str]:
+        """Every key's status, in one query: cheaper than :meth:`records` for
+        watching many flows end."""
+        query = sa.select(_TABLE.c.key, _TABLE.c.status)
+        with self._engine.connect() as connection:
+            return dict(connection.execute(query).tuples().all())
+
     def set_status(
         self, key: str, status: IntakeStatus, parking: dict[str, Any] | None = None
     ) -> None:
@@ -232,15 +239,15 @@ class IntakeStore:
                 .values(documents=json.dumps(documents), updated_at=self._now())
             )
 
-    def correct(self, key: str, order: CanonicalOrder) -> None:
-        """Replace the canonical order of ``key`` (an operator's correction).
+    def correct(self, key: str, item: Admissible) -> None:
+        """Replace the canonical order or refund of ``key`` (a correction).
 
-        Raises ValueError when ``order`` has another key: a correction cannot
-        move an order to another business key.
+        Raises ValueError when ``item`` has another key: a correction cannot
+        move an item to another business key.
         """
-        if order.key != key:
-            raise ValueError(f"a correction of {key!r} cannot carry {order.key!r}")
-        self._update(key, canonical=order.model_dump_json())
+        if item.key != key:
+            raise ValueError(f"a correction of {key!r} cannot carry {item.key!r}")
+        self._update(key, canonical=item.model_dump_json())
 
     def _update(self, key: str, **values: Any) -> None:
         with self._engine.begin() as connection:

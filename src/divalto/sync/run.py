@@ -31,9 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
-
-import sqlalchemy as sa
+from typing import Any
 
 from divalto.adapters import Adapters
 from divalto.client import Divalto
@@ -245,7 +243,7 @@ class SyncRun:
         flows = _Flows(self.options, self.profile, self.mapping)
         # Before the launch: the engine then takes up the flows an interrupted
         # run left, and one may end before this run looks.
-        known = flows.statuses.snapshot()
+        known = flows.known()
         with flows:
             ended = 0
             for phase in (orders, refunds):
@@ -283,7 +281,6 @@ class _Flows:
             )
         )
         self.store = IntakeStore(url)
-        self.statuses = _StatusReader(url)
         self.erp = Divalto(profile)
         adapters = Adapters(self.erp, mapping)
         sink = FileSink(options.acknowledgements)
@@ -292,6 +289,13 @@ class _Flows:
         ).install()
         self.refunds = RefundToCreditNote(self.engine, self.store, adapters, sink)
         self.refunds.install()
+
+    def known(self) -> dict[str, _Known]:
+        """What the journal holds: every key's status, partition and payload."""
+        return {
+            record.key: _Known(record.status.value, record.partition, record.canonical)
+            for record in self.store.records()
+        }
 
     def __enter__(self) -> _Flows:
         self.engine.launch()
@@ -306,7 +310,6 @@ class _Flows:
         threading.excepthook = _quiet
         self.engine.shutdown()
         self.erp.close()
-        self.statuses.close()
         self.store.close()
 
     def run_phase(
@@ -371,9 +374,7 @@ class _Flows:
         if not parked or item.canonical.partition != before.partition:
             outcome.changed = True
             return
-        # IntakeStore.correct stores the JSON of any canonical item under its
-        # own key; its signature names the order, the first it served.
-        self.store.correct(outcome.key, cast(CanonicalOrder, item.canonical))
+        self.store.correct(outcome.key, item.canonical)
         self._flow(item).replay(outcome.key, "validate")
         outcome.corrected = True
 
@@ -404,7 +405,7 @@ class _Flows:
         checked = changed = time.monotonic()
         count = -1
         while True:
-            statuses = self.statuses.read()
+            statuses = self.store.statuses()
             ended = {key for key in keys if statuses.get(key) in ENDED_STATUSES}
             if time.monotonic() - checked > _ENGINE_CHECK_SECONDS:
                 failed = self._failed(keys - ended)
@@ -456,30 +457,3 @@ class _Known:
     status: str
     partition: str
     canonical: Any
-
-
-class _StatusReader:
-    """Reads the intake's statuses in one query (the table is ``divalto_intake``,
-    documented in ``docs/flows.md``), cheaper than loading every record."""
-
-    def __init__(self, url: str) -> None:
-        self._engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-    def read(self) -> dict[str, str]:
-        with self._engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT key, status FROM divalto_intake"))
-            return {row[0]: row[1] for row in rows}
-
-    def snapshot(self) -> dict[str, _Known]:
-        """Every key's status, partition and canonical payload."""
-        query = sa.text(
-            "SELECT key, status, partition_key, canonical FROM divalto_intake"
-        )
-        with self._engine.connect() as connection:
-            return {
-                row[0]: _Known(row[1], row[2], json.loads(row[3]))
-                for row in connection.execute(query)
-            }
-
-    def close(self) -> None:
-        self._engine.dispose()
