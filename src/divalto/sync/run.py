@@ -293,7 +293,9 @@ class _Flows:
     def known(self) -> dict[str, _Known]:
         """What the journal holds: every key's status, partition and payload."""
         return {
-            record.key: _Known(record.status.value, record.partition, record.canonical)
+            record.key: _Known(
+                record.status.value, record.partition, record.canonical, record.parking
+            )
             for record in self.store.records()
         }
 
@@ -387,8 +389,7 @@ class _Flows:
             return False
         if before.status != IntakeStatus.TO_RESUME.value:
             return False
-        parking = self.store.require(item.key).parking or {}
-        if parking.get("code") != ORDER_NOT_INVOICED:
+        if (before.parking or {}).get("code") != ORDER_NOT_INVOICED:
             return False
         order = self.store.get(canonical.order_key)
         return order is not None and order.status is IntakeStatus.COMPLETED
@@ -452,8 +453,10 @@ def _quiet(args: threading.ExceptHookArgs) -> None:
 
 @dataclass(frozen=True)
 class _Known:
-    """What the journal held of a key: its status, partition and payload."""
+    """What the journal held of a key: its status, partition, payload and why
+    it was parked."""
 
     status: str
     partition: str
     canonical: Any
+    parking: dict[str, Any] | None
